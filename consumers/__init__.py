@@ -1,0 +1,1 @@
+"""The monitor: a faust app whose agents decode, call detectors and produce."""

@@ -1,0 +1,1 @@
+"""Online drift detectors: pure, deterministic, no I/O."""

@@ -1,0 +1,176 @@
+"""Settings for every driftline role, read once from ``DRIFTLINE_*`` variables.
+
+All environment-variable names live in :data:`ENV`; nothing else in the code
+base reads the environment for configuration.
+
+>>> s = Settings.from_env({"DRIFTLINE_KAFKA_BOOTSTRAP": "127.0.0.1:19092"})
+>>> s.kafka_bootstrap, s.topic_prefix, s.partitions
+('127.0.0.1:19092', 'driftline.', 3)
+>>> Settings.from_env({"DRIFTLINE_PARTITIONS": "zero"})
+Traceback (most recent call last):
+...
+driftline.exceptions.SettingsError: DRIFTLINE_PARTITIONS must be an integer >= 1, got 'zero'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from driftline.exceptions import SettingsError
+
+# field name -> environment variable; the single place these names are spelled.
+ENV: dict[str, str] = {
+    "kafka_bootstrap": "DRIFTLINE_KAFKA_BOOTSTRAP",
+    "topic_prefix": "DRIFTLINE_TOPIC_PREFIX",
+    "partitions": "DRIFTLINE_PARTITIONS",
+    "home": "DRIFTLINE_HOME",
+    "registry_url": "DRIFTLINE_REGISTRY_URL",
+    "artifact_dir": "DRIFTLINE_ARTIFACT_DIR",
+    "max_message_bytes": "DRIFTLINE_MAX_MESSAGE_BYTES",
+    "batch_size": "DRIFTLINE_BATCH_SIZE",
+    "batch_within_s": "DRIFTLINE_BATCH_WITHIN_S",
+    "label_ttl_ms": "DRIFTLINE_LABEL_TTL_MS",
+    "max_pending": "DRIFTLINE_MAX_PENDING",
+    "reference_size": "DRIFTLINE_REFERENCE_SIZE",
+    "metrics_every": "DRIFTLINE_METRICS_EVERY",
+    "retrain_cooldown_ms": "DRIFTLINE_RETRAIN_COOLDOWN_MS",
+    "min_train_examples": "DRIFTLINE_MIN_TRAIN_EXAMPLES",
+    "max_train_examples": "DRIFTLINE_MAX_TRAIN_EXAMPLES",
+    "retrain_wait_s": "DRIFTLINE_RETRAIN_WAIT_S",
+    "gate_margin": "DRIFTLINE_GATE_MARGIN",
+    "holdout_fraction": "DRIFTLINE_HOLDOUT_FRACTION",
+    "log_level": "DRIFTLINE_LOG_LEVEL",
+}
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0 or value == float("inf"):
+        raise ValueError
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise ValueError
+    return value
+
+
+def _bootstrap(text: str) -> str:
+    for server in text.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError
+    return text
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError
+    return level
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError
+    return text
+
+
+_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "kafka_bootstrap": (_bootstrap, "a list of host:port"),
+    "topic_prefix": (str, "a string"),
+    "partitions": (_positive_int, "an integer >= 1"),
+    "home": (_nonempty, "a directory path"),
+    "registry_url": (_nonempty, "an SQLAlchemy URL"),
+    "artifact_dir": (_nonempty, "a directory path"),
+    "max_message_bytes": (_positive_int, "an integer >= 1"),
+    "batch_size": (_positive_int, "an integer >= 1"),
+    "batch_within_s": (_non_negative_float, "a number of seconds >= 0"),
+    "label_ttl_ms": (_positive_int, "an integer >= 1"),
+    "max_pending": (_positive_int, "an integer >= 1"),
+    "reference_size": (_positive_int, "an integer >= 1"),
+    "metrics_every": (_positive_int, "an integer >= 1"),
+    "retrain_cooldown_ms": (_positive_int, "an integer >= 1"),
+    "min_train_examples": (_positive_int, "an integer >= 1"),
+    "max_train_examples": (_positive_int, "an integer >= 1"),
+    "retrain_wait_s": (_non_negative_float, "a number of seconds >= 0"),
+    "gate_margin": (_non_negative_float, "a number >= 0"),
+    "holdout_fraction": (_fraction, "a number between 0 and 1"),
+    "log_level": (_log_level, "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Configuration shared by the monitor, the retrainer, the producers and the CLI."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "driftline."
+    partitions: int = 3
+    home: str = ".driftline"
+    registry_url: str = ""  # empty: a SQLite file under ``home``
+    artifact_dir: str = ""  # empty: ``home``/artifacts
+    max_message_bytes: int = 1_000_000
+    batch_size: int = 500
+    batch_within_s: float = 0.5
+    # Labels that have not arrived after this much event time are given up on.
+    label_ttl_ms: int = 3_600_000
+    max_pending: int = 200_000
+    reference_size: int = 1000
+    metrics_every: int = 1000
+    retrain_cooldown_ms: int = 600_000
+    min_train_examples: int = 1000
+    max_train_examples: int = 20_000
+    retrain_wait_s: float = 300.0
+    gate_margin: float = 0.01
+    holdout_fraction: float = 0.3
+    log_level: str = "WARNING"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``environ`` (default: ``os.environ``), then ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, var in ENV.items():
+            raw = environ.get(var)
+            if raw is None or raw == "":
+                continue
+            parse, expected = _PARSERS[name]
+            try:
+                values[name] = parse(raw.strip())
+            except (ValueError, TypeError):
+                raise SettingsError(f"{var} must be {expected}, got {raw!r}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home).expanduser().resolve()
+
+    @property
+    def resolved_registry_url(self) -> str:
+        if self.registry_url:
+            return self.registry_url
+        return f"sqlite:///{self.home_path / 'registry.db'}"
+
+    @property
+    def artifact_path(self) -> Path:
+        if self.artifact_dir:
+            return Path(self.artifact_dir).expanduser().resolve()
+        return self.home_path / "artifacts"
