@@ -116,6 +116,9 @@ def _check_ts(obj: Mapping[str, Any], name: str = "ts") -> int:
     if name not in obj:
         raise InvalidEvent(f"missing field {name!r}")
     v = obj[name]
+    # JSON has one number type: 1732356000123.0 is the same integer to a JSON Schema.
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise InvalidEvent(f"field {name!r} must be epoch milliseconds (integer >= 0), got {_show(v)}")
     return v
@@ -126,7 +129,7 @@ def _check_value(obj: Mapping[str, Any], name: str) -> Any:
     if name not in obj:
         raise InvalidEvent(f"missing field {name!r}")
     v = obj[name]
-    if isinstance(v, str) or _is_number(v):
+    if isinstance(v, (str, bool)) or _is_number(v):
         return v
     if isinstance(v, float):
         raise InvalidEvent(f"field {name!r} must be finite, got {v!r}")
@@ -141,7 +144,7 @@ def _check_features(obj: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidEvent(f"field 'features' must be an object, got {_show(feats)}")
     for k, v in feats.items():
         # None marks a missing value, which the monitor counts as data quality.
-        if v is None or isinstance(v, str) or _is_number(v):
+        if v is None or isinstance(v, (str, bool)) or _is_number(v):
             continue
         if isinstance(v, float):
             raise InvalidEvent(f"feature {k!r} must be finite, got {v!r}")
@@ -308,7 +311,7 @@ class DeadLetter(Event):
     error: str
     raw: str  # base64 of the original bytes
     ts: int
-    key: str | None = None  # base64 of the original key
+    raw_key: str | None = None  # base64 of the original Kafka key
     schema: ClassVar[str] = "dead-letter"
 
     @classmethod
@@ -319,20 +322,17 @@ class DeadLetter(Event):
         return cls(
             source_topic=topic, partition=partition, offset=offset, error=error,
             raw=base64.b64encode(raw or b"").decode("ascii"), ts=ts,
-            key=None if key is None else base64.b64encode(key).decode("ascii"),
+            raw_key=None if key is None else base64.b64encode(key).decode("ascii"),
         )
 
     @property
-    def key_bytes(self) -> bytes | None:
-        return None if self.key is None else base64.b64decode(self.key)
+    def key(self) -> bytes | None:
+        """Dead letters keep the key of the message they hold."""
+        return None if self.raw_key is None else base64.b64decode(self.raw_key)
 
     @property
     def raw_bytes(self) -> bytes:
         return base64.b64decode(self.raw)
-
-    @property
-    def model_id(self) -> str:  # dead letters are keyed by their original key
-        return "" if self.key is None else self.key_bytes.decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------- decoders

@@ -1,0 +1,7 @@
+"""``python -m driftline`` is the ``driftline`` command."""
+
+import sys
+
+from driftline.cli import main
+
+sys.exit(main())

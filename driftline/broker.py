@@ -1,0 +1,268 @@
+"""A real single-node Apache Kafka broker (KRaft mode) on loopback, from Maven Central jars.
+
+This is how driftline runs without Docker: ``mvn`` resolves
+``org.apache.kafka:kafka_2.13`` and its dependencies once into a cache folder,
+``kafka.tools.StorageTool`` formats the data folder, and ``kafka.Kafka`` runs
+detached, logging to ``<data>/broker.log``. A JSON state file in the data
+folder records the pid and ports, so ``start`` is idempotent and ``stop`` and
+``status`` work from another process.
+
+>>> b = LocalBroker("/tmp/example-broker", port=19092)
+>>> b.bootstrap
+'127.0.0.1:19092'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from driftline.exceptions import BrokerError
+
+KAFKA_VERSION = "4.3.1"
+LOG4J_VERSION = "2.25.4"
+READY_LINE = "Kafka Server started"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "driftline"
+
+
+def resolve_jars(version: str = KAFKA_VERSION, *, quiet: bool = True) -> Path:
+    """Return a folder holding the broker's jars, running ``mvn`` the first time."""
+    libs = cache_dir() / f"kafka-{version}" / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    work = libs.parent
+    work.mkdir(parents=True, exist_ok=True)
+    pom = work / "pom.xml"
+    pom.write_text(resources.files("driftline").joinpath("kafka", "pom.xml").read_text("utf-8"))
+    cmd = ["mvn", "-B", "-f", str(pom), f"-Dkafka.version={version}",
+           f"-Dlibs.dir={libs}", "package"]
+    if quiet:
+        cmd.insert(1, "-q")
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    except FileNotFoundError:
+        raise BrokerError("mvn not found: install Maven (and Java 17) to run a local broker") from None
+    except subprocess.TimeoutExpired:
+        raise BrokerError("mvn took over 15 minutes to resolve the Kafka jars") from None
+    if done.returncode != 0 or not any(libs.glob("kafka_2.13-*.jar")):
+        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
+        raise BrokerError("mvn could not resolve the Kafka jars:\n" + "\n".join(tail))
+    marker.write_text(version)
+    return libs
+
+
+@dataclass
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str | None
+    data_dir: str
+    version: str | None
+
+    def describe(self) -> str:
+        if not self.running:
+            return f"broker: stopped (data {self.data_dir})"
+        return (f"broker: running, Kafka {self.version}, pid {self.pid}, "
+                f"bootstrap {self.bootstrap}, data {self.data_dir}")
+
+
+class LocalBroker:
+    """One Kafka broker+controller process whose data lives in ``data_dir``.
+
+    ``port`` is the client (PLAINTEXT) port; the controller listens on
+    ``controller_port`` (default: a free port chosen at start).
+    """
+
+    def __init__(self, data_dir: str | os.PathLike, port: int = 9092,
+                 controller_port: int | None = None, version: str = KAFKA_VERSION,
+                 heap: str = "512m") -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port
+        self.controller_port = controller_port
+        self.version = version
+        self.heap = heap
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def _state_file(self) -> Path:
+        return self.data_dir / "broker.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "broker.log"
+
+    def _read_state(self) -> dict | None:
+        try:
+            return json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def status(self) -> BrokerStatus:
+        state = self._read_state()
+        if state and _alive(state["pid"]) and port_answers(state["port"]):
+            return BrokerStatus(True, state["pid"], f"127.0.0.1:{state['port']}",
+                                str(self.data_dir), state.get("version"))
+        return BrokerStatus(False, None, None, str(self.data_dir), None)
+
+    def start(self, timeout: float = 120.0) -> BrokerStatus:
+        current = self.status()
+        if current.running:
+            if current.bootstrap != self.bootstrap:
+                raise BrokerError(f"a broker for {self.data_dir} already runs at {current.bootstrap}")
+            return current
+        if port_answers(self.port):
+            raise BrokerError(f"port {self.port} on 127.0.0.1 is taken by another program")
+        libs = resolve_jars(self.version)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        controller_port = self.controller_port or free_port()
+        props = self._write_config(controller_port)
+        classpath = f"{libs}/*"
+        log4j = self.data_dir / "log4j2.properties"
+        log4j.write_text(resources.files("driftline").joinpath("kafka", "log4j2.properties").read_text("utf-8"))
+        java = ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+                f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
+        self._format(java, props)
+        self.log_file.write_text("")
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(java + ["kafka.Kafka", str(props)], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        self._state_file.write_text(json.dumps({
+            "pid": proc.pid, "port": self.port, "controller_port": controller_port,
+            "version": self.version}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self._state_file.unlink(missing_ok=True)
+                raise BrokerError(f"the broker exited with code {proc.returncode}; "
+                                  f"see {self.log_file}:\n{self._log_tail()}")
+            if READY_LINE in self.log_file.read_text(errors="replace") and port_answers(self.port):
+                return self.status()
+            time.sleep(0.2)
+        self.stop()
+        raise BrokerError(f"the broker did not start within {timeout:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the broker; return whether one was running."""
+        state = self._read_state()
+        if not state or not _alive(state["pid"]):
+            self._state_file.unlink(missing_ok=True)
+            return False
+        pid = state["pid"]
+        _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            _signal(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        self._state_file.unlink(missing_ok=True)
+        return True
+
+    def _write_config(self, controller_port: int) -> Path:
+        logs = self.data_dir / "logs"
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(logs),
+            "num.partitions": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "3",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            # Small segments so compaction of model-versions is visible in tests.
+            "log.cleaner.backoff.ms": "1000",
+        }
+        props = self.data_dir / "server.properties"
+        props.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        return props
+
+    def _format(self, java: list[str], props: Path) -> None:
+        id_file = self.data_dir / "cluster.id"
+        if not id_file.exists():
+            out = subprocess.run(java + ["kafka.tools.StorageTool", "random-uuid"],
+                                 capture_output=True, text=True, timeout=120)
+            if out.returncode != 0:
+                raise BrokerError(f"StorageTool random-uuid failed: {out.stderr.strip()[-500:]}")
+            id_file.write_text(out.stdout.strip().splitlines()[-1])
+        cluster_id = id_file.read_text().strip()
+        out = subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id,
+                                     "-c", str(props), "--ignore-formatted"],
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise BrokerError(f"StorageTool format failed: {(out.stdout + out.stderr).strip()[-800:]}")
+
+    def _log_tail(self, n: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

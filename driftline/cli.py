@@ -1,0 +1,167 @@
+"""The ``driftline`` command.
+
+Every subcommand has ``--help``. Mistakes in arguments or ``DRIFTLINE_*``
+variables end in one line on stderr and exit code 2; failures of a running
+command (no broker, a broker that will not start) in one line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from driftline import __version__
+from driftline.exceptions import DriftlineError, SettingsError
+from driftline.settings import Settings
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage block
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number up to 65535, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _drifts(text: str):
+    from driftline.producers.streams import parse_drifts
+
+    try:
+        return parse_drifts(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _stream_options(p: argparse.ArgumentParser, events: int, drifts: str) -> None:
+    p.add_argument("--model-id", default=None, help="model id to publish under (default: demo-<random>)")
+    p.add_argument("--stream", choices=["sea", "agrawal"], default="agrawal",
+                   help="synthetic stream (default: %(default)s)")
+    p.add_argument("--events", type=_positive_int, default=events,
+                   help="number of predictions (default: %(default)s)")
+    p.add_argument("--drift", type=_drifts, default=drifts, metavar="AT[:WIDTH],...",
+                   help="drift points: event index, with a width for gradual drift "
+                        "(default: %(default)s)")
+    p.add_argument("--rate", type=_non_negative, default=1000.0,
+                   help="predictions per second, 0 for as fast as possible (default: %(default)s)")
+    p.add_argument("--feedback-delay-ms", type=int, default=2000,
+                   help="event time between a prediction and its label (default: %(default)s)")
+    p.add_argument("--feedback-fraction", type=_fraction, default=0.8,
+                   help="share of predictions that ever get a label (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="driftline", description="Keeps machine-learning models honest in "
+                     "production: drift and accuracy monitoring on Kafka, alerts, retraining.")
+    parser.add_argument("--version", action="version", version=f"driftline {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    b = sub.add_parser("broker", help="run a local Kafka broker (KRaft, loopback, Maven Central jars)",
+                       description="Start, stop or inspect a single-node Apache Kafka broker "
+                                   "on 127.0.0.1. Data lives under $DRIFTLINE_HOME/kafka.")
+    b.add_argument("action", choices=["start", "stop", "status"])
+    b.add_argument("--port", type=_port, default=9092, help="client port (default: %(default)s)")
+
+    sub.add_parser("monitor", help="run a monitor worker (faust)",
+                   description="Consume predictions and feedback, publish labeled examples, "
+                               "metrics, alerts and retrain requests. Runs until interrupted.")
+    sub.add_parser("retrainer", help="run a retraining worker",
+                   description="Consume retrain requests, train and gate a challenger, register "
+                               "it and publish the new model version. Runs until interrupted.")
+
+    s = sub.add_parser("simulate", help="run the simulated service",
+                       description="Predict with the current champion on a drifting synthetic "
+                                   "stream and publish predictions and late, partial feedback.")
+    _stream_options(s, events=40_000, drifts="20000")
+
+    d = sub.add_parser("demo", help="run the whole loop end to end and print a summary",
+                       description="Start the broker if none answers, a monitor, a retrainer and "
+                                   "the simulated service on a stream with an abrupt concept "
+                                   "drift; show progress; summarise; clean up. Exits 1 if the "
+                                   "loop did not close.")
+    _stream_options(d, events=40_000, drifts="20000")
+    d.add_argument("--port", type=_port, default=9092,
+                   help="port for the local broker if one has to be started (default: %(default)s)")
+
+    a = sub.add_parser("alerts", help="follow the alerts topic",
+                       description="Print alerts as they arrive, readable for a person, or one "
+                                   "JSON object per line with --json.")
+    a.add_argument("--json", action="store_true", help="one JSON object per line")
+    a.add_argument("--from-beginning", action="store_true", help="start at the oldest alert")
+    a.add_argument("--model-id", default=None, help="only this model")
+    a.add_argument("--max", type=_positive_int, default=None, help="stop after this many alerts")
+    a.add_argument("--timeout", type=_non_negative, default=None,
+                   help="stop after this many seconds without an alert")
+
+    m = sub.add_parser("models", help="list models and versions in the registry",
+                       description="Read the model registry ($DRIFTLINE_REGISTRY_URL).")
+    m.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    m.add_argument("model_id", nargs="?", help="with 'show': the model")
+    m.add_argument("--json", action="store_true", help="one JSON object per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"driftline: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args, settings, parser)
+    except DriftlineError as exc:
+        print(f"driftline {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.ArgumentParser) -> int:
+    from driftline import commands
+
+    return getattr(commands, f"cmd_{args.command}")(args, settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
