@@ -1,0 +1,185 @@
+"""The monitor worker: a faust app whose one agent decodes, calls the monitor, and produces.
+
+State lives in two faust tables (memory store, changelog recovery): one entry
+per model with its :class:`ModelMonitor`, and one entry per prediction that is
+still waiting for its label. Both write their changelog to the partition the
+model's events came from, so a worker that takes over a partition recovers
+exactly the state of the models it now reads.
+
+Offsets are committed only after what a batch produced is acknowledged:
+``take_events`` acks the batch after the loop body, and the body awaits every
+send; faust flushes its producer before each commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from driftline.consumers.join import model_of_key
+from driftline.consumers.monitor import ModelMonitor, MonitorConfig
+from driftline.contract import (
+    DeadLetter, Event, InvalidEvent, Topics, decode_feedback, decode_prediction,
+)
+from driftline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelTable(faust.Table):
+    """A table keyed by ``model_id`` (or ``model_id`` + separator + anything).
+
+    faust picks a changelog partition from the event being processed, which a
+    batched agent does not have; the agent tells the table instead where each
+    model's events come from.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.routes: dict[str, int] = {}
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return self.routes[model_of_key(key)]
+
+
+def _table(app: faust.App, name: str, partitions: int) -> ModelTable:
+    table = ModelTable(app, name=name, default=None, beacon=app.tables.beacon,
+                       partitions=partitions, key_serializer="raw", value_serializer="pickle",
+                       help=f"driftline monitor {name}")
+    app.tables.add(table)
+    return table
+
+
+class MonitorWorker:
+    """Routes a batch of raw messages to the per-model monitors and sends their output."""
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        self.settings = settings
+        self.config = MonitorConfig.from_settings(settings)
+        t = self.topics = Topics(settings.topic_prefix)
+        self.state = _table(app, "state", settings.partitions)
+        self.pending = _table(app, "pending", settings.partitions)
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.out = {name: app.topic(getattr(t, name), **raw)
+                    for name in ("labeled", "alerts", "retrain_requests", "metrics", "dead_letter")}
+        self.source = app.topic(t.predictions, t.feedback, **raw)
+        self.monitors: dict[str, ModelMonitor] = {}
+        self.n_events = 0
+        self.n_dead = 0
+
+    def forget(self) -> None:
+        """Drop cached monitors, e.g. after a rebalance; they are reloaded from the tables."""
+        self.monitors.clear()
+
+    def monitor(self, model_id: str) -> ModelMonitor:
+        mon = self.monitors.get(model_id)
+        if mon is None:
+            stored = self.state.get(model_id)
+            if stored is not None:
+                mon = stored.attach(self.pending)
+            else:
+                mon = ModelMonitor(model_id, self.pending, self.config)
+            self.monitors[model_id] = mon
+        return mon
+
+    async def handle(self, events: list[EventT]) -> None:
+        now = int(time.time() * 1000)
+        sends: list[asyncio.Future] = []
+        groups: dict[str, tuple[int, list]] = {}
+        limit = self.settings.max_message_bytes
+        for event in events:
+            msg = event.message
+            try:
+                if msg.topic == self.topics.predictions:
+                    decoded = decode_prediction(msg.value, limit)
+                else:
+                    decoded = decode_feedback(msg.value, limit)
+                if msg.key is not None and msg.key != decoded.model_id.encode("utf-8"):
+                    raise InvalidEvent(f"Kafka key {msg.key[:64]!r} is not the model_id "
+                                       f"{decoded.model_id!r}")
+            except InvalidEvent as exc:
+                sends.append(await self._dead_letter(msg, str(exc), now))
+                continue
+            groups.setdefault(decoded.model_id, (msg.partition, []))[1].append(decoded)
+        self.n_events += len(events)
+        for model_id, (partition, batch) in groups.items():
+            self.state.routes[model_id] = self.pending.routes[model_id] = partition
+            mon = self.monitor(model_id)
+            out = mon.process(batch, now)
+            for name, items in (("labeled", out.labeled), ("alerts", out.alerts),
+                                ("retrain_requests", out.retrain), ("metrics", out.metrics)):
+                for item in items:
+                    sends.append(await self._send(name, item))
+            for alert in out.alerts:
+                log.warning("alert %s %s %s: %s", alert.model_id, alert.kind,
+                            alert.feature or "", alert.message)
+            self.state[model_id] = mon
+        if sends:
+            await asyncio.gather(*sends)
+
+    async def _send(self, name: str, event: Event) -> asyncio.Future:
+        ts = getattr(event, "ts", None)
+        return await self.out[name].send(key=event.key, value=event.encode(),
+                                         timestamp=None if ts is None else ts / 1000.0)
+
+    async def _dead_letter(self, msg: Any, reason: str, now: int) -> asyncio.Future:
+        self.n_dead += 1
+        if msg.key:
+            model_id = msg.key.decode("utf-8", "replace")
+            self.state.routes[model_id] = self.pending.routes[model_id] = msg.partition
+            self.monitor(model_id).count_invalid()
+        dl = DeadLetter.of(msg.topic, msg.partition, msg.offset, reason, msg.value, now, msg.key)
+        log.info("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+        return await self.out["dead_letter"].send(key=msg.key, value=dl.encode())
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in bootstrap.split(",")]
+
+
+def create_app(settings: Settings) -> tuple[faust.App, MonitorWorker]:
+    app = faust.App(
+        f"{settings.topic_prefix}monitor",
+        broker=broker_urls(settings.kafka_bootstrap),
+        store="memory://",
+        datadir=str(settings.home_path / "monitor"),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        autodiscover=False,
+        # The changelog topics are ours, so faust may create them.
+        topic_allow_declare=True,
+    )
+    worker = MonitorWorker(app, settings)
+
+    # Concurrency 1: with more, faust can commit offsets past messages still in
+    # flight (faust-streaming issue #606).
+    @app.agent(worker.source, name="monitor", concurrency=1)
+    async def monitor(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+            await worker.handle(events)
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        worker.forget()
+
+    return app, worker
+
+
+def run_monitor(settings: Settings) -> None:
+    """Run a monitor worker until SIGINT/SIGTERM."""
+    from faust import Worker
+
+    from driftline.kafka_admin import ensure_topics
+
+    ensure_topics(settings)
+    app, _ = create_app(settings)
+    Worker(app, loglevel=settings.log_level.lower().replace("warning", "warn"),
+           quiet=True).execute_from_commandline()

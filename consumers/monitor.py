@@ -1,0 +1,330 @@
+"""One model's monitor: joins labels, feeds the detectors, and decides what to publish.
+
+Pure logic: no Kafka, no clock (the caller passes ``now_ms``). The faust agent
+in :mod:`driftline.consumers.app` and the in-process benchmarks drive the same
+class, so what is measured is what runs.
+
+>>> from driftline.contract import Prediction, Feedback
+>>> m = ModelMonitor("fraud", {}, MonitorConfig(metrics_every=2))
+>>> out = m.process([Prediction("p1", "fraud", "1", 10, {"x": 1.0}, 1),
+...                  Feedback("f1", "p1", "fraud", 20, 1),
+...                  Prediction("p2", "fraud", "1", 30, {"x": 2.0}, 0)], now_ms=40)
+>>> [e.event_id for e in out.labeled], out.metrics[0].accuracy
+(['p1'], 1.0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from driftline.consumers.join import LabelJoin
+from driftline.contract import (
+    Alert, Feedback, Labeled, Metrics, Prediction, RetrainRequest, new_id,
+)
+from driftline.detectors import (
+    AccuracyDrop, AlertPolicy, CategoricalDrift, Detection, ErrorRateDrift, NumericDrift,
+)
+from driftline.detectors.summary import FeatureSummary, RollingAccuracy
+from driftline.settings import Settings
+
+NO_MODEL = "0"  # the version a service reports while it has no champion yet
+PREDICTION_FEATURE = "<prediction>"
+RETRAIN_KINDS = ("concept_drift", "performance")
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitorConfig:
+    reference_size: int = 1000
+    window: int = 500
+    false_alarm_rate: float = 1e-6
+    label_ttl_ms: int = 3_600_000
+    max_pending: int = 200_000
+    metrics_every: int = 1000
+    retrain_cooldown_ms: int = 600_000
+    min_train_examples: int = 1000
+    recent_ids: int = 20_000
+    accuracy_window: int = 1000
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> MonitorConfig:
+        return cls(reference_size=s.reference_size, label_ttl_ms=s.label_ttl_ms,
+                   max_pending=s.max_pending, metrics_every=s.metrics_every,
+                   retrain_cooldown_ms=s.retrain_cooldown_ms,
+                   min_train_examples=s.min_train_examples)
+
+
+@dataclasses.dataclass
+class MonitorOutput:
+    labeled: list[Labeled] = dataclasses.field(default_factory=list)
+    alerts: list[Alert] = dataclasses.field(default_factory=list)
+    retrain: list[RetrainRequest] = dataclasses.field(default_factory=list)
+    metrics: list[Metrics] = dataclasses.field(default_factory=list)
+
+
+class _RecentIds:
+    """Event ids seen lately, so a redelivered event is not counted twice."""
+
+    def __init__(self, size: int) -> None:
+        self._order: deque[str] = deque(maxlen=size)
+        self._set: set[str] = set()
+
+    def seen(self, event_id: str) -> bool:
+        if event_id in self._set:
+            return True
+        if len(self._order) == self._order.maxlen:
+            self._set.discard(self._order[0])
+        self._order.append(event_id)
+        self._set.add(event_id)
+        return False
+
+
+class ModelMonitor:
+    """Everything the monitor knows about one model_id.
+
+    ``pending`` is the mapping holding not-yet-joined predictions (see
+    :class:`LabelJoin`); it is not part of the pickled state, because in the
+    worker it is a faust table with its own changelog. After unpickling, call
+    :meth:`attach` with it.
+    """
+
+    def __init__(self, model_id: str, pending: MutableMapping[str, Any],
+                 config: MonitorConfig | None = None) -> None:
+        self.model_id = model_id
+        self.config = config or MonitorConfig()
+        self.version: str | None = None
+        self.numeric: list[str] | None = None
+        self.categorical: list[str] = []
+        self._recent = _RecentIds(self.config.recent_ids)
+        self.counts = {"predictions": 0, "labeled": 0, "expired": 0, "invalid": 0,
+                       "duplicates": 0, "type_errors": 0}
+        self._since_metrics = 0
+        self._labeled_for_version = 0
+        self._watermark = 0
+        self._retrain_at: int | None = None  # event time of the request in flight
+        self._retrain_version: str | None = None
+        self._detectors_for(None)
+        self.join = LabelJoin(model_id, pending, ttl_ms=self.config.label_ttl_ms,
+                              max_pending=self.config.max_pending)
+
+    # ------------------------------------------------------------ state
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("join")
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def attach(self, pending: MutableMapping[str, Any]) -> ModelMonitor:
+        self.join = LabelJoin(self.model_id, pending, ttl_ms=self.config.label_ttl_ms,
+                              max_pending=self.config.max_pending)
+        return self
+
+    def _detectors_for(self, version: str | None) -> None:
+        """Fresh detectors for a new serving version; the old reference no longer applies."""
+        c = self.config
+        self.version = version
+        self.numeric_drift: NumericDrift | None = None
+        self.categorical_drift: CategoricalDrift | None = None
+        if self.numeric is not None:
+            self._build_feature_detectors()
+        self.error_drift = ErrorRateDrift()
+        self.accuracy_drop = AccuracyDrop(window=c.window)
+        self.policy = AlertPolicy()
+        self.rolling = RollingAccuracy(c.accuracy_window)
+        self._labeled_for_version = 0
+        # (alert_id, event_ts, message) of alerts that ask for retraining, not yet acted on;
+        # alerts about an older version do not.
+        self._episode_alerts: list[tuple[str, int, str]] = []
+
+    def _build_feature_detectors(self) -> None:
+        c = self.config
+        assert self.numeric is not None
+        if self.numeric:
+            self.numeric_drift = NumericDrift(self.numeric, reference_size=c.reference_size,
+                                              window=c.window, false_alarm_rate=c.false_alarm_rate)
+        self.categorical_drift = CategoricalDrift(
+            self.categorical + [PREDICTION_FEATURE], reference_size=c.reference_size,
+            window=c.window, false_alarm_rate=c.false_alarm_rate)
+        self.summary = FeatureSummary(self.numeric, self.categorical)
+
+    def _learn_schema(self, features: dict[str, Any]) -> None:
+        names = sorted(features)
+        self.numeric = [n for n in names if _is_num(features[n])]
+        self.categorical = [n for n in names if not _is_num(features[n])]
+        self._build_feature_detectors()
+
+    # ------------------------------------------------------------ processing
+
+    def process(self, events: Sequence[Prediction | Feedback], now_ms: int) -> MonitorOutput:
+        """Consume one batch of this model's events in arrival order."""
+        out = MonitorOutput()
+        preds: list[Prediction] = []
+        for ev in events:
+            if self._recent.seen(("p:" if isinstance(ev, Prediction) else "f:") + ev.event_id):
+                self.counts["duplicates"] += 1
+                continue
+            if ev.ts > self._watermark:
+                self._watermark = ev.ts
+            if isinstance(ev, Prediction):
+                if ev.model_version != self.version:
+                    self._on_new_version(ev.model_version, preds)
+                    preds = []
+                preds.append(ev)
+                joined = self.join.add_prediction(ev)
+            else:
+                joined = self.join.add_feedback(ev)
+            if joined is not None:
+                out.labeled.append(joined)
+        self._observe_predictions(preds, out, now_ms)
+        self._observe_labeled(out.labeled, out, now_ms)
+        self.counts["expired"] += self.join.expire(self._watermark)
+        self._maybe_retrain(out, now_ms)
+        return out
+
+    def count_invalid(self, n: int = 1) -> None:
+        self.counts["invalid"] += n
+
+    def _on_new_version(self, version: str, preds_so_far: list[Prediction]) -> None:
+        if self.version is not None and preds_so_far:
+            # Events of the old version in this batch still belong to its detectors.
+            self._observe_predictions(preds_so_far, MonitorOutput(), now_ms=0, quiet=True)
+        if self.version is not None and self._retrain_version == self.version:
+            self._retrain_at = None  # the request in flight has been answered
+            self._retrain_version = None
+        self._detectors_for(version)
+
+    def _observe_predictions(self, preds: list[Prediction], out: MonitorOutput, now_ms: int,
+                             quiet: bool = False) -> None:
+        if not preds:
+            return
+        if self.numeric is None:
+            self._learn_schema(preds[0].features)
+        n = len(preds)
+        self.counts["predictions"] += n
+        X = np.full((n, len(self.numeric)), np.nan)
+        C = np.empty((n, len(self.categorical) + 1), dtype=object)
+        type_errors = 0
+        for i, p in enumerate(preds):
+            f = p.features
+            for j, name in enumerate(self.numeric):
+                v = f.get(name)
+                if v is None:
+                    continue
+                if _is_num(v):
+                    X[i, j] = v
+                else:
+                    type_errors += 1
+            for j, name in enumerate(self.categorical):
+                v = f.get(name)
+                C[i, j] = None if v is None else str(v)
+            C[i, -1] = str(p.prediction)
+        self.counts["type_errors"] += type_errors
+        self.summary.update_numeric(X)
+        self.summary.update_categorical(C[:, :-1])
+        ts = np.fromiter((p.ts for p in preds), dtype=np.int64, count=n)
+        detections: list[Detection] = []
+        if self.numeric_drift is not None:
+            self.numeric_drift.update(X)
+            detections += self.numeric_drift.detections
+        self.categorical_drift.update(C)
+        detections += self.categorical_drift.detections
+        checked = self._checked_keys(self.numeric_drift, self.numeric) + \
+            self._checked_keys(self.categorical_drift, self.categorical + [PREDICTION_FEATURE])
+        if not quiet:
+            self._raise(detections, checked, ts, out, now_ms)
+        self._since_metrics += n
+        if self._since_metrics >= self.config.metrics_every and not quiet:
+            self._since_metrics = 0
+            out.metrics.append(self._metrics(now_ms))
+
+    def _observe_labeled(self, labeled: list[Labeled], out: MonitorOutput, now_ms: int) -> None:
+        # Only labels of predictions the current version made say anything about it.
+        rows = [e for e in labeled if e.model_version == self.version]
+        self.counts["labeled"] += len(labeled)
+        if not rows:
+            return
+        correct = np.fromiter((_same(e.prediction, e.label) for e in rows), dtype=np.int8,
+                              count=len(rows))
+        ts = np.fromiter((e.ts for e in rows), dtype=np.int64, count=len(rows))
+        self._labeled_for_version += len(rows)
+        self.rolling.update(correct)
+        if self.version == NO_MODEL:
+            return  # a fallback answer has no concept to drift from
+        self.error_drift.update(1 - correct)
+        self.accuracy_drop.update(correct)
+        detections = self.error_drift.detections + self.accuracy_drop.detections
+        checked = [(d.kind, d.name, None) for d in (self.error_drift, self.accuracy_drop)]
+        self._raise(detections, checked, ts, out, now_ms)
+
+    @staticmethod
+    def _checked_keys(detector: Any, features: list[str]) -> list[tuple]:
+        if detector is None or not detector.ready:
+            return []
+        return [(detector.kind, detector.name, f) for f in features]
+
+    def _raise(self, detections: list[Detection], checked: list[tuple], ts: np.ndarray,
+               out: MonitorOutput, now_ms: int) -> None:
+        if not detections and not checked:
+            return
+        fresh = self.policy.observe(detections, checked)
+        for d in fresh:
+            event_ts = int(ts[min(max(d.batch_index, 0), len(ts) - 1)])
+            alert = Alert(alert_id=new_id(), model_id=self.model_id,
+                          model_version=self.version or NO_MODEL, kind=d.kind,
+                          severity=d.severity, detector=d.detector, feature=d.feature,
+                          value=float(d.value), threshold=float(d.threshold),
+                          event_ts=event_ts, ts=now_ms, message=d.message)
+            out.alerts.append(alert)
+            if d.kind in RETRAIN_KINDS:
+                self._episode_alerts.append((alert.alert_id, event_ts, alert.message))
+
+    def _maybe_retrain(self, out: MonitorOutput, now_ms: int) -> None:
+        c = self.config
+        if self._retrain_at is not None and self._watermark - self._retrain_at < c.retrain_cooldown_ms:
+            return
+        if self.version == NO_MODEL and self._labeled_for_version >= c.min_train_examples:
+            reason, since, alert_ids = "no champion yet: first version", 0, []
+        elif self._episode_alerts:
+            _, since, reason = self._episode_alerts[0]
+            # since: the detection's event time. Training only on data after it keeps
+            # the old concept out of the window, at the cost of waiting for new labels.
+            alert_ids = [a[0] for a in self._episode_alerts]
+        else:
+            return
+        self._episode_alerts = []
+        self._retrain_at = self._watermark
+        self._retrain_version = self.version
+        out.retrain.append(RetrainRequest(request_id=new_id(), model_id=self.model_id,
+                                          alert_ids=alert_ids, since_ts=since, ts=now_ms,
+                                          reason=reason))
+
+    def _metrics(self, now_ms: int) -> Metrics:
+        c = self.counts
+        done = c["labeled"] + c["expired"]
+        acc = self.rolling.value
+        return Metrics(
+            model_id=self.model_id, model_version=self.version or NO_MODEL, ts=now_ms,
+            event_ts=self._watermark, n_predictions=c["predictions"], n_labeled=c["labeled"],
+            n_expired=c["expired"], n_invalid=c["invalid"],
+            accuracy=None if acc is None else round(acc, 6),
+            label_coverage=round(c["labeled"] / done, 6) if done else None,
+            features=self.summary.snapshot(),
+        )
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _same(prediction: Any, label: Any) -> int:
+    if prediction == label:
+        return 1
+    # A service may send 1 for True or "1" for 1; compare what a person would.
+    return int(str(prediction).lower() == str(label).lower())

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite on real services: installs what it needs, then pytest starts a
+# Kafka broker (DRIFTLINE_KAFKA_BOOTSTRAP, testcontainers, or local jars on free ports)
+# and a throwaway PostgreSQL cluster. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+# PostgreSQL server binaries for the registry tests (Debian's package).
+if [ -z "${DRIFTLINE_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "test: installing PostgreSQL from Debian packages"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+fi
+
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+# pytest's "no tests collected" is a failure here, never a pass.
+exit $rc
