@@ -14,9 +14,6 @@ import argparse
 import contextlib
 import dataclasses
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,7 +24,7 @@ from driftline.contract import (
     Alert, InvalidEvent, ModelVersion, RetrainRequest, Topics, decode_alert,
     decode_model_version, decode_retrain_request,
 )
-from driftline.exceptions import DriftlineError
+from driftline.processes import run_roles
 from driftline.settings import ENV, Settings
 
 # Defaults the demo gives its workers unless the environment sets them: the stream
@@ -159,44 +156,14 @@ def local_broker_if_needed(settings: Settings, port: int, console: Console) -> I
         console.say("demo: stopped the broker it started")
 
 
-def _child_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    for field in dataclasses.fields(Settings):
-        env[ENV[field.name]] = str(getattr(settings, field.name))
-    return env
-
-
 @contextlib.contextmanager
 def workers(settings: Settings, console: Console) -> Iterator[None]:
     """Run a monitor and a retrainer as child processes for the duration."""
-    logs = settings.home_path / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs: list[tuple[str, subprocess.Popen]] = []
-    env = _child_env(settings)
-    try:
-        for role in ("monitor", "retrainer"):
-            log = open(logs / f"{role}.log", "ab")
-            proc = subprocess.Popen([sys.executable, "-m", "driftline", role], env=env,
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
-            log.close()
-            procs.append((role, proc))
-            console.say(f"demo: started the {role} (pid {proc.pid}, log {logs / (role + '.log')})")
+    with run_roles(settings, ("monitor", "retrainer"), settings.home_path / "logs") as procs:
+        for role, proc in procs.items():
+            console.say(f"demo: started the {role} (pid {proc.pid}, log "
+                        f"{settings.home_path / 'logs' / (role + '.log')})")
         yield
-        for role, proc in procs:
-            if proc.poll() is not None:
-                raise DriftlineError(f"the {role} exited early with code {proc.returncode}; "
-                                     f"see {logs / (role + '.log')}")
-    finally:
-        for _, proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for _, proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 # ------------------------------------------------------------------ the service
