@@ -41,6 +41,10 @@ class ModelTable(faust.Table):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Keys are model ids; values are monitor objects and pending tuples that
+        # only this worker writes and reads (faust would pick JSON from the types).
+        self.key_serializer = "raw"
+        self.value_serializer = "pickle"
         self.routes: dict[str, int] = {}
 
     def partition_for_key(self, key: Any) -> int | None:
@@ -49,8 +53,7 @@ class ModelTable(faust.Table):
 
 def _table(app: faust.App, name: str, partitions: int) -> ModelTable:
     table = ModelTable(app, name=name, default=None, beacon=app.tables.beacon,
-                       partitions=partitions, key_serializer="raw", value_serializer="pickle",
-                       help=f"driftline monitor {name}")
+                       partitions=partitions, key_type=str, help=f"driftline monitor {name}")
     app.tables.add(table)
     return table
 

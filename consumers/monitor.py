@@ -186,6 +186,9 @@ class ModelMonitor:
         self._observe_labeled(out.labeled, out, now_ms)
         self.counts["expired"] += self.join.expire(self._watermark)
         self._maybe_retrain(out, now_ms)
+        if self._since_metrics >= self.config.metrics_every:
+            self._since_metrics = 0
+            out.metrics.append(self._metrics(now_ms))
         return out
 
     def count_invalid(self, n: int = 1) -> None:
@@ -230,19 +233,17 @@ class ModelMonitor:
         self.summary.update_categorical(C[:, :-1])
         ts = np.fromiter((p.ts for p in preds), dtype=np.int64, count=n)
         detections: list[Detection] = []
+        checked: list[tuple] = []
         if self.numeric_drift is not None:
             self.numeric_drift.update(X)
             detections += self.numeric_drift.detections
+            checked += self.numeric_drift.checked
         self.categorical_drift.update(C)
         detections += self.categorical_drift.detections
-        checked = self._checked_keys(self.numeric_drift, self.numeric) + \
-            self._checked_keys(self.categorical_drift, self.categorical + [PREDICTION_FEATURE])
+        checked += self.categorical_drift.checked
         if not quiet:
-            self._raise(detections, checked, ts, out, now_ms)
+            self._raise(detections, self.categorical_drift.n_seen, checked, ts, out, now_ms)
         self._since_metrics += n
-        if self._since_metrics >= self.config.metrics_every and not quiet:
-            self._since_metrics = 0
-            out.metrics.append(self._metrics(now_ms))
 
     def _observe_labeled(self, labeled: list[Labeled], out: MonitorOutput, now_ms: int) -> None:
         # Only labels of predictions the current version made say anything about it.
@@ -260,20 +261,14 @@ class ModelMonitor:
         self.error_drift.update(1 - correct)
         self.accuracy_drop.update(correct)
         detections = self.error_drift.detections + self.accuracy_drop.detections
-        checked = [(d.kind, d.name, None) for d in (self.error_drift, self.accuracy_drop)]
-        self._raise(detections, checked, ts, out, now_ms)
+        checked = self.error_drift.checked + self.accuracy_drop.checked
+        self._raise(detections, self.error_drift.n_seen, checked, ts, out, now_ms)
 
-    @staticmethod
-    def _checked_keys(detector: Any, features: list[str]) -> list[tuple]:
-        if detector is None or not detector.ready:
-            return []
-        return [(detector.kind, detector.name, f) for f in features]
-
-    def _raise(self, detections: list[Detection], checked: list[tuple], ts: np.ndarray,
-               out: MonitorOutput, now_ms: int) -> None:
+    def _raise(self, detections: list[Detection], n_seen: int, checked: list[tuple],
+               ts: np.ndarray, out: MonitorOutput, now_ms: int) -> None:
         if not detections and not checked:
             return
-        fresh = self.policy.observe(detections, checked)
+        fresh = self.policy.observe(detections, n_seen, checked)
         for d in fresh:
             event_ts = int(ts[min(max(d.batch_index, 0), len(ts) - 1)])
             alert = Alert(alert_id=new_id(), model_id=self.model_id,

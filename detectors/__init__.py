@@ -1,1 +1,24 @@
-"""Online drift detectors: pure, deterministic, no I/O."""
+"""Online drift detectors: pure, deterministic, no I/O.
+
+Every detector takes batches with ``update(batch)`` and reports what the
+batch revealed in ``detections``; :class:`AlertPolicy` turns those into one
+alert per drift episode.
+"""
+
+from driftline.detectors.accuracy import AccuracyDrop
+from driftline.detectors.base import Detection, Detector, Key
+from driftline.detectors.chi2 import CategoricalDrift
+from driftline.detectors.error_rate import ErrorRateDrift
+from driftline.detectors.ks import NumericDrift
+from driftline.detectors.policy import AlertPolicy
+
+__all__ = [
+    "AccuracyDrop",
+    "AlertPolicy",
+    "CategoricalDrift",
+    "Detection",
+    "Detector",
+    "ErrorRateDrift",
+    "Key",
+    "NumericDrift",
+]

@@ -30,6 +30,10 @@ KAFKA_VERSION = "4.3.1"
 LOG4J_VERSION = "2.25.4"
 READY_LINE = "Kafka Server started"
 
+# Brokers this process started, by pid: holding the Popen keeps it from being
+# collected (and warning) while the broker runs, and lets stop() reap it.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -156,12 +160,14 @@ class LocalBroker:
             proc = subprocess.Popen(java + ["kafka.Kafka", str(props)], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
+        _CHILDREN[proc.pid] = proc
         self._state_file.write_text(json.dumps({
             "pid": proc.pid, "port": self.port, "controller_port": controller_port,
             "version": self.version}))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                _CHILDREN.pop(proc.pid, None)
                 self._state_file.unlink(missing_ok=True)
                 raise BrokerError(f"the broker exited with code {proc.returncode}; "
                                   f"see {self.log_file}:\n{self._log_tail()}")
@@ -186,6 +192,9 @@ class LocalBroker:
             _signal(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.05)
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.wait()
         self._state_file.unlink(missing_ok=True)
         return True
 

@@ -1,0 +1,58 @@
+"""Argument and input checks shared by the detectors, with the error messages users see."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_features(features: list[str]) -> list[str]:
+    if isinstance(features, str) or not all(isinstance(f, str) for f in features):
+        raise ValueError(f"features must be a list of names, got {features!r}")
+    # A copy, so that the caller changing their list later changes nothing here.
+    features = list(features)
+    if not features:
+        raise ValueError("features must name at least one feature")
+    if len(set(features)) != len(features):
+        raise ValueError(f"features must be unique, got {features!r}")
+    return features
+
+
+def check_positive_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def check_probability(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+    return float(value)
+
+
+def check_rate(false_alarm_rate: float, n_features: int, window: int) -> float:
+    """The per-row false-alarm rate, which must leave each test an alpha below 1."""
+    limit = n_features / window
+    if (isinstance(false_alarm_rate, bool) or not isinstance(false_alarm_rate, numbers.Real)
+            or not 0.0 < false_alarm_rate < limit):
+        raise ValueError(f"false_alarm_rate must be in (0, len(features) / window = {limit:g}), "
+                         f"got {false_alarm_rate!r}")
+    return float(false_alarm_rate)
+
+
+def binary_stream(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and values of the known items of a 1-D 0/1 array (NaN or None: unknown)."""
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a 1-D array of 0 and 1: {exc}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of 0 and 1, got shape {arr.shape}")
+    known = ~np.isnan(arr)
+    bad = known & (arr != 0.0) & (arr != 1.0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must be 0 or 1 (NaN for unknown), got {float(arr[i])!r} at position {i}")
+    positions = np.flatnonzero(known)
+    return positions, arr[positions]

@@ -1,0 +1,76 @@
+"""One small, fast case per detector class for the contract test.
+
+Each case builds a detector with small windows and a seeded stream of
+batches of uneven sizes, with missing values, and a change in its second half
+that the detector finds. A detector exported from ``driftline.detectors``
+without a case here fails the contract test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from driftline.detectors import AccuracyDrop, CategoricalDrift, Detector, ErrorRateDrift, NumericDrift
+
+
+@dataclass(frozen=True)
+class Case:
+    make: Callable[[], Detector]
+    stream: Callable[[int], list[Any]]  # seed -> batches
+
+    def batches(self, seed: int = 0) -> list[Any]:
+        return self.stream(seed)
+
+
+def _split(data: np.ndarray, rng: np.random.Generator, largest: int = 150) -> list[np.ndarray]:
+    cuts, at = [], 0
+    while at < len(data):
+        at += int(rng.integers(1, largest))
+        cuts.append(min(at, len(data)))
+    return [data[a:b] for a, b in zip([0, *cuts[:-1]], cuts)]
+
+
+def _numeric(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(3000, 3))
+    X[1500:, 1] += 1.0
+    X[rng.random(X.shape) < 0.05] = np.nan
+    return _split(X, rng)
+
+
+def _categorical(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    cats = np.array(["a", "b", "c", "d", None], dtype=object)
+    before = rng.choice(5, p=[0.4, 0.3, 0.2, 0.05, 0.05], size=(1500, 3))
+    after = rng.choice(5, p=[0.4, 0.3, 0.2, 0.05, 0.05], size=(1500, 3))
+    after[:, 2] = rng.choice(5, p=[0.1, 0.3, 0.5, 0.05, 0.05], size=1500)
+    return _split(cats[np.r_[before, after]], rng)
+
+
+def _binary(seed: int, before: float, after: float) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.r_[rng.random(3000) < before, rng.random(3000) < after].astype(float)
+    x[rng.random(len(x)) < 0.05] = np.nan
+    return _split(x, rng, largest=400)
+
+
+CASES: dict[type, Case] = {
+    NumericDrift: Case(
+        lambda: NumericDrift(["a", "b", "c"], reference_size=200, window=100,
+                             false_alarm_rate=1e-4, seed=3),
+        _numeric),
+    CategoricalDrift: Case(
+        lambda: CategoricalDrift(["a", "b", "c"], reference_size=300, window=150,
+                                 false_alarm_rate=1e-4),
+        _categorical),
+    ErrorRateDrift: Case(
+        lambda: ErrorRateDrift(delta=0.002, min_samples=30),
+        lambda seed: _binary(seed, 0.2, 0.6)),
+    AccuracyDrop: Case(
+        lambda: AccuracyDrop(window=100, confidence=0.9999),
+        lambda seed: _binary(seed, 0.9, 0.5)),
+}

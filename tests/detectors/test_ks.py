@@ -1,0 +1,162 @@
+"""NumericDrift: the KS statistic, its threshold, detection, false alarms, missing values, input checks."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from driftline.detectors import NumericDrift
+from driftline.detectors._stats import ks_c
+from driftline.detectors.ks import ks_statistics
+
+FEATURES = [f"x{j}" for j in range(10)]
+
+
+def feed(det, X, batch=500):
+    found = []
+    for start in range(0, len(X), batch):
+        det.update(X[start:start + batch])
+        found += [(start + d.batch_index, d) for d in det.detections]
+    return found
+
+
+def naive_ks(a, b):
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    points = np.union1d(a, b)
+    fa = np.searchsorted(np.sort(a), points, side="right") / len(a)
+    fb = np.searchsorted(np.sort(b), points, side="right") / len(b)
+    w1 = np.sum(np.abs(fa - fb)[:-1] * np.diff(points))
+    return np.max(np.abs(fa - fb)), w1
+
+
+def test_statistics_match_a_direct_computation_with_ties_and_missing_values():
+    rng = np.random.default_rng(0)
+    ref = rng.poisson(3, size=(300, 4)).astype(float)
+    win = rng.poisson(3.4, size=(120, 4)).astype(float)
+    ref[:, 1] = rng.normal(size=300)
+    win[:, 1] = rng.normal(0.3, size=120)
+    ref[rng.random(ref.shape) < 0.2] = np.nan
+    win[rng.random(win.shape) < 0.2] = np.nan
+    ref_sorted = np.sort(ref.T, axis=1)
+    stat, w1, m = ks_statistics(ref_sorted, np.count_nonzero(~np.isnan(ref), axis=0), win)
+    for j in range(4):
+        d, w = naive_ks(ref[:, j], win[:, j])
+        assert stat[j] == pytest.approx(d, abs=1e-12)
+        assert w1[j] == pytest.approx(w, rel=1e-9)
+        assert m[j] == np.count_nonzero(~np.isnan(win[:, j]))
+
+
+def test_threshold_follows_the_false_alarm_budget():
+    det = NumericDrift(["a", "b", "c", "d"], reference_size=1000, window=500, false_alarm_rate=1e-6)
+    assert det.alpha == pytest.approx(1e-6 * 500 / 4)
+    rng = np.random.default_rng(1)
+    det.update(rng.normal(size=(1000, 4)))
+    X = rng.normal(size=(500, 4))
+    X[:, 2] += 2.0
+    det.update(X)
+    (d,) = det.detections
+    assert d.feature == "c" and d.batch_index == 499
+    assert d.threshold == pytest.approx(ks_c(det.alpha) * math.sqrt(1500 / (1000 * 500)))
+    assert d.severity == "critical"
+    assert "Wasserstein-1" in d.message
+
+
+def test_detects_a_half_sd_mean_shift_in_one_of_ten_features():
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        det = NumericDrift(FEATURES)
+        X = rng.normal(size=(6000, 10))
+        start = 3000 + 137 * seed
+        X[start:, 4] += 0.5
+        found = feed(det, X)
+        assert {d.feature for _, d in found} == {"x4"}
+        first = min(i for i, _ in found)
+        assert start <= first <= start + 1000, "within the window of the change and the next one"
+
+
+def test_stationary_stream_raises_no_alarm():
+    rng = np.random.default_rng(42)
+    det = NumericDrift(FEATURES)
+    assert feed(det, rng.normal(size=(200_000, 10)), batch=5000) == []
+    assert det.n_seen == 200_000
+    assert len(det.checked) == 10 * 10  # the last batch held ten windows of ten features
+    # Discrete features tie a lot; the test stays (conservatively) quiet.
+    det = NumericDrift(FEATURES)
+    assert feed(det, rng.poisson(2.0, size=(100_000, 10)).astype(float), batch=5000) == []
+
+
+def test_missing_values_are_left_out_per_feature():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(20_000, 3))
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[:, 2] = np.nan  # a feature that is never present is never tested
+    X[::7, 0] = np.inf  # non-finite values count as missing too
+    det = NumericDrift(["a", "b", "c"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = feed(det, X)
+    assert found == []
+    assert {k[2] for k in det.checked} == {"a", "b"}
+    X[10_000:, 1] += 1.0
+    det.reset()
+    found = feed(det, X)
+    assert {d.feature for _, d in found} == {"b"}
+    assert "recent values vs" in found[0][1].message
+
+
+def test_warm_up_then_windows_across_batches():
+    rng = np.random.default_rng(4)
+    det = NumericDrift(["a"], reference_size=100, window=50)
+    det.update(rng.normal(size=(99, 1)))
+    assert not det.ready and det.checked == []
+    det.update(rng.normal(size=(1, 1)))
+    assert det.ready
+    det.update(rng.normal(size=(49, 1)))
+    assert det.checked == []
+    det.update(rng.normal(size=(1, 1)) + 10)
+    assert det.checked == [("data_drift", "ks", "a")]
+
+
+def test_set_reference_thins_with_the_seed_and_restarts_the_window():
+    rng = np.random.default_rng(5)
+    training = rng.normal(size=(5000, 2))
+    a, b, c = (NumericDrift(["p", "q"], reference_size=300, seed=s) for s in (1, 1, 2))
+    for det in (a, b, c):
+        det.set_reference(training)
+        assert det.ready
+    assert np.array_equal(a._ref, b._ref) and not np.array_equal(a._ref, c._ref)
+    assert a._ref.shape == (2, 300)
+    a.update(rng.normal(size=(200, 2)))
+    a.set_reference(training[:50])
+    assert a._fill == 0 and a._ref_n.tolist() == [50, 50]
+
+
+@pytest.mark.parametrize("bad", [
+    np.zeros(10),
+    np.zeros((5, 9)),
+    np.zeros((5, 10, 1)),
+    np.array([["a"] * 10]),
+])
+def test_bad_shapes_are_rejected(bad):
+    det = NumericDrift(FEATURES)
+    with pytest.raises(ValueError, match=r"shape \(n, 10\)|takes numbers"):
+        det.update(bad)
+    assert det.n_seen == 0
+
+
+def test_bad_parameters_are_rejected():
+    with pytest.raises(ValueError, match="at least one"):
+        NumericDrift([])
+    with pytest.raises(ValueError, match="unique"):
+        NumericDrift(["a", "a"])
+    with pytest.raises(ValueError, match="list of names"):
+        NumericDrift("abc")
+    with pytest.raises(ValueError, match="window"):
+        NumericDrift(["a"], window=0)
+    with pytest.raises(ValueError, match="false_alarm_rate"):
+        NumericDrift(["a"], window=500, false_alarm_rate=0.01)
+    with pytest.raises(ValueError, match="at least one row"):
+        NumericDrift(["a"]).set_reference(np.zeros((0, 1)))

@@ -1,0 +1,118 @@
+"""AlertPolicy: one alert per drift episode, recovery, cooldown, state."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from driftline.detectors import AlertPolicy, Detection, NumericDrift
+
+
+def hit(feature="amount", detector="ks", kind="data_drift"):
+    return Detection(kind, detector, feature, 0.3, 0.1, 0, "warning", f"{feature} moved")
+
+
+def key(feature="amount", detector="ks", kind="data_drift"):
+    return (kind, detector, feature)
+
+
+def test_a_lasting_drift_is_one_alert():
+    rng = np.random.default_rng(0)
+    det = NumericDrift(["a", "b"], reference_size=1000, window=500)
+    policy = AlertPolicy()
+    X = rng.normal(size=(30_000, 2))
+    X[5000:, 1] += 1.0
+    alerts, raw = [], 0
+    for start in range(0, len(X), 700):
+        det.update(X[start:start + 700])
+        raw += len(det.detections)
+        alerts += policy.observe(det.detections, det.n_seen, det.checked)
+    assert raw > 40 and [a.feature for a in alerts] == ["b"]
+    assert policy.open_keys == [key("b")]
+
+
+def test_recovery_needs_consecutive_clean_checks():
+    policy = AlertPolicy(recover_windows=3, cooldown=0)
+    assert policy.observe([hit()], 100, [key()]) == [hit()]
+    for n in (200, 300):
+        assert policy.observe([], n, [key()]) == []
+    assert policy.observe([hit()], 400, [key()]) == []  # the count starts over
+    for n in (500, 600, 700):
+        policy.observe([], n, [key()])
+    assert policy.open_keys == []
+    assert policy.observe([hit()], 800, [key()]) == [hit()]
+
+
+def test_not_checked_is_not_clean():
+    policy = AlertPolicy(recover_windows=1, cooldown=0)
+    policy.observe([hit()], 100, [key()])
+    policy.observe([], 200, [key("other")])
+    assert policy.open_keys == [key()]
+
+
+def test_cooldown_counts_items_from_the_close():
+    policy = AlertPolicy(recover_windows=1, cooldown=1000)
+    policy.observe([hit()], 100, [key()])
+    policy.observe([], 200, [key()])  # closes; may reopen from 1200
+    assert policy.observe([hit()], 1199, [key()]) == []
+    assert policy.observe([hit()], 1200, [key()]) == [hit()]
+
+
+def test_keys_are_independent_and_one_call_opens_a_key_once():
+    policy = AlertPolicy()
+    detections = [hit("a"), hit("a"), hit("b"), hit(None, "adwin", "concept_drift")]
+    opened = policy.observe(detections, 500, [])
+    assert [d.key for d in opened] == [key("a"), key("b"), key(None, "adwin", "concept_drift")]
+
+
+def test_closed_keys_are_forgotten_after_their_cooldown():
+    policy = AlertPolicy(recover_windows=1, cooldown=100)
+    policy.observe([hit()], 10, [key()])
+    policy.observe([], 20, [key()])
+    assert len(policy.state_dict()["episodes"]) == 1
+    policy.observe([], 119, [key()])
+    assert len(policy.state_dict()["episodes"]) == 1
+    policy.observe([], 120, [key()])
+    assert policy.state_dict()["episodes"] == []
+
+
+def test_detectors_counting_other_items_share_a_policy():
+    policy = AlertPolicy(recover_windows=1, cooldown=1000)
+    labels = key(None, "adwin", "concept_drift")
+    policy.observe([hit(None, "adwin", "concept_drift")], 50, [labels])
+    policy.observe([], 60, [labels])  # closed; may reopen at 1060 labelled items
+    policy.observe([hit("a")], 90_000, [key("a")])  # prediction rows are far ahead
+    assert policy.observe([hit(None, "adwin", "concept_drift")], 100, [labels]) == []
+
+
+def test_n_seen_is_required():
+    with pytest.raises(TypeError, match="n_seen"):
+        AlertPolicy().observe([hit()], [key()])
+
+
+def test_state_dict_pickle_clone_reset():
+    policy = AlertPolicy(recover_windows=2, cooldown=300)
+    policy.observe([hit("a"), hit("b")], 100, [key("a"), key("b")])
+    policy.observe([], 200, [key("a")])
+    policy.observe([], 300, [key("a")])  # a closes, b stays open
+    state = pickle.loads(pickle.dumps(policy.state_dict()))
+    restored = AlertPolicy(recover_windows=2, cooldown=300)
+    restored.load_state_dict(state)
+    twin = pickle.loads(pickle.dumps(policy))
+    for p in (policy, restored, twin):
+        assert p.observe([hit("a"), hit("b")], 500, []) == []
+        assert p.observe([hit("a")], 600, []) == [hit("a")]
+    assert policy.clone().state_dict() == {"episodes": []}
+    policy.reset()
+    assert policy.open_keys == []
+    with pytest.raises(ValueError, match="AlertPolicy state"):
+        policy.load_state_dict({"episodes": [["too short"]]})
+
+
+def test_bad_parameters_are_rejected():
+    with pytest.raises(ValueError, match="recover_windows"):
+        AlertPolicy(recover_windows=0)
+    with pytest.raises(ValueError, match="cooldown"):
+        AlertPolicy(cooldown=-1)

@@ -1,0 +1,48 @@
+"""Small helpers for integration tests: raw produce and read-back on a real broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+
+def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    try:
+        for key, value in messages:
+            producer.send(topic, key=key, value=value)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def read(bootstrap: str, topic: str, *, until: Callable[[list], bool],
+         timeout_s: float = 60.0) -> list:
+    """Read ``topic`` from the start until ``until(records)`` holds; return the records."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    records: list = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        parts = None
+        while parts is None and time.monotonic() < deadline:
+            found = consumer.partitions_for_topic(topic)
+            parts = [TopicPartition(topic, p) for p in sorted(found)] if found else None
+            if parts is None:
+                time.sleep(0.2)
+        assert parts, f"topic {topic} never appeared"
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        while time.monotonic() < deadline:
+            for recs in consumer.poll(timeout_ms=200).values():
+                records.extend(recs)
+            if until(records):
+                return records
+        return records
+    finally:
+        consumer.close()
+
+
+def at_least(n: int) -> Callable[[list], bool]:
+    return lambda records: len(records) >= n
