@@ -1,0 +1,23 @@
+"""Errors the retrainer raises on purpose; all are :class:`~driftline.exceptions.DriftlineError`."""
+
+from driftline.exceptions import DriftlineError
+
+
+class RetrainerError(DriftlineError):
+    """Base of the retrainer's errors."""
+
+
+class ArtifactIntegrityError(RetrainerError):
+    """An artifact is missing, unreadable, or its bytes no longer match the recorded sha256."""
+
+
+class TrainerLoadError(RetrainerError, ImportError):
+    """A trainer spec (``"package.module:function"``) does not name an importable callable."""
+
+
+class RegistryError(RetrainerError, ValueError):
+    """A registry call with arguments the registry cannot store (e.g. an unknown status)."""
+
+
+class WindowInterrupted(RetrainerError):
+    """The worker was stopped while waiting for enough labeled examples; the request is not done."""

@@ -1,0 +1,175 @@
+"""One retrain, from a window of labeled examples to a registered version. No Kafka here.
+
+Every outcome is a version in the registry with its reason, a rejection as
+much as a promotion, so "why is v7 the champion, and why was v8 not?" always
+has an answer. Only champions get an artifact: a rejected challenger is
+never served, and its reason and figures say all there is to know about it.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> from driftline.contract import Labeled, RetrainRequest
+>>> from driftline.settings import Settings
+>>> from driftline.retrainer.artifacts import ArtifactStore
+>>> from driftline.retrainer.registry import Registry
+>>> events = [Labeled(f"e{i}", "fraud", "1", i, i, {"amount": float(i % 10)}, 0, i % 10 >= 5)
+...           for i in range(300)]
+>>> request = RetrainRequest("q1", "fraud", ["a1"], since_ts=0, ts=300)
+>>> tmp = tempfile.TemporaryDirectory()
+>>> registry, store = Registry("sqlite://"), ArtifactStore(Path(tmp.name))
+>>> record = retrain(request, labeled_frame(events), registry, store,
+...                  Settings(min_train_examples=100))
+>>> record.version, record.status, record.metrics["holdout_accuracy"]
+('1', 'champion', 1.0)
+>>> retrain(request, labeled_frame(events), registry, store, Settings()) == record
+True
+>>> print(retrain(RetrainRequest("q2", "fraud", [], 0, 1), labeled_frame(events[:50]),
+...               registry, store, Settings(min_train_examples=100)).reason)
+rejected: the window holds 50 labeled examples, at least 100 are needed
+>>> registry.close(); tmp.cleanup()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pickle
+import time
+from typing import Any
+
+import pandas as pd
+
+from driftline.contract import RetrainRequest
+from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.frame import feature_columns, labeled_frame
+from driftline.retrainer.gate import accuracy, baseline_accuracy, decide, time_ordered_split
+from driftline.retrainer.registry import Registry, VersionRecord
+from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
+from driftline.settings import Settings
+
+__all__ = ["retrain", "labeled_frame"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class _Outcome:
+    status: str
+    reason: str
+    metrics: dict[str, Any]
+    model: object | None = None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def default_window(request: RetrainRequest, examples: pd.DataFrame) -> dict[str, Any]:
+    """The window record when the caller did not read the examples from Kafka."""
+    return {
+        "topic": None,
+        "since_ts": request.since_ts,
+        "until_ts": int(examples["ts"].max()) if len(examples) else None,
+        "n_examples": len(examples),
+        "offsets": {},
+    }
+
+
+def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionRecord | None,
+              store: ArtifactStore, settings: Settings, trainer: Any, trainer_spec: str) -> _Outcome:
+    n = len(examples)
+    metrics: dict[str, Any] = {
+        "holdout_accuracy": None, "champion_holdout_accuracy": None, "baseline_accuracy": None,
+        "n_examples": n, "n_train": 0, "n_holdout": 0, "margin": settings.gate_margin,
+    }
+    if n < settings.min_train_examples:
+        return _Outcome("rejected", f"rejected: the window holds {n} labeled examples, "
+                                    f"at least {settings.min_train_examples} are needed", metrics)
+    if not features:
+        return _Outcome("rejected", "rejected: the examples carry no features", metrics)
+    train, holdout = time_ordered_split(examples, settings.holdout_fraction)
+    metrics.update(n_train=len(train), n_holdout=len(holdout))
+    classes = train["label"].unique().tolist()
+    if len(classes) < 2:
+        return _Outcome("rejected", f"rejected: every training label is {classes[0]!r}, "
+                                    f"so there is nothing to learn", metrics)
+    started = time.perf_counter()
+    try:
+        model = trainer(train, features, label="label")
+    except Exception as exc:  # any trainer, any failure: recorded, never fatal
+        log.warning("trainer %s failed", trainer_spec, exc_info=True)
+        return _Outcome("rejected", f"rejected: the trainer {trainer_spec} raised {_describe(exc)}", metrics)
+    metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+    try:
+        challenger = accuracy(model, holdout, features)
+    except Exception as exc:
+        return _Outcome("rejected", f"rejected: the challenger failed to predict the holdout: "
+                                    f"{_describe(exc)}", metrics)
+    baseline = baseline_accuracy(holdout)
+    metrics.update(holdout_accuracy=challenger, baseline_accuracy=baseline)
+
+    champion_score, note = None, ""
+    if champion is not None:
+        try:
+            if not champion.artifact_uri or not champion.sha256:
+                raise ValueError("it has no artifact")
+            champion_model = store.load(champion.artifact_uri, champion.sha256)
+            champion_score = accuracy(champion_model, holdout, champion.features)
+        except Exception as exc:
+            # A champion that cannot be loaded cannot be served either, so it
+            # is no reason to keep a challenger out; the baseline still counts.
+            note = f"the champion v{champion.version} could not be scored ({_describe(exc)}); "
+    metrics["champion_holdout_accuracy"] = champion_score
+    decision = decide(challenger, champion_score, baseline, settings.gate_margin)
+    status = "champion" if decision.promote else "rejected"
+    return _Outcome(status, note + decision.reason, metrics, model if decision.promote else None)
+
+
+def _next_version(registry: Registry, model_id: str) -> str:
+    versions = registry.versions(model_id)
+    return str(int(versions[-1].version) + 1) if versions else "1"
+
+
+def retrain(
+    request: RetrainRequest, examples: pd.DataFrame, registry: Registry, store: ArtifactStore,
+    settings: Settings, trainer_spec: str = DEFAULT_TRAINER, window: dict | None = None,
+) -> VersionRecord:
+    """Train a challenger on ``examples``, gate it against the champion, register the outcome.
+
+    ``examples`` is a frame from :func:`labeled_frame`. A request is handled
+    once: if it is registered already, its record is returned and nothing is
+    trained. Too few examples, a single class, or a trainer that raises give a
+    ``rejected`` version whose reason says so; a ``trainer_spec`` that cannot be
+    imported raises :class:`~driftline.retrainer.exceptions.TrainerLoadError`.
+    """
+    existing = registry.find_by_request(request.model_id, request.request_id)
+    if existing is not None:
+        return existing
+    trainer = load_trainer(trainer_spec)  # a wrong spec is a setup error: raised, not recorded
+    champion = registry.champion(request.model_id)
+    features = feature_columns(examples)
+    outcome = _evaluate(examples, features, champion, store, settings, trainer, trainer_spec)
+
+    uri = sha = None
+    if outcome.model is not None:
+        try:
+            # The number is a forecast: a concurrent writer may take it, and the
+            # registry then files this version under the next one. The file
+            # name carries the content hash, so nothing is overwritten either way.
+            uri, sha = store.put(request.model_id, _next_version(registry, request.model_id), outcome.model)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            outcome = _Outcome("rejected", f"rejected: the challenger cannot be pickled "
+                                           f"({_describe(exc)}); {outcome.reason}", outcome.metrics)
+    record = registry.register(
+        request.model_id, status=outcome.status,
+        parent_version=champion.version if champion else None,
+        request_id=request.request_id, alert_ids=list(request.alert_ids),
+        window=window if window is not None else default_window(request, examples),
+        metrics=outcome.metrics, artifact_uri=uri, sha256=sha, reason=outcome.reason,
+        trainer=trainer_spec, features=features,
+    )
+    if uri is not None and record.artifact_uri != uri:
+        store.remove(uri)  # another worker registered this request first
+    log.info("model %s v%s %s: %s", record.model_id, record.version, record.status, record.reason)
+    return record

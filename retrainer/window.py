@@ -1,0 +1,121 @@
+"""Read a model's labeled examples back from Kafka, from a point in time onwards.
+
+The labeled topic is the training data: the monitor writes every joined
+prediction and label to it. A retrain reads it from ``since_ts`` (the drift
+point) on every partition, keeps the model's own examples, and stops at
+``max_train_examples`` or at the end of the topic. If that is fewer than
+``min_train_examples``, it keeps polling for fresh labels for up to
+``retrain_wait_s`` before giving up and letting the gate reject the window.
+A worker asked to stop during that wait gets :class:`WindowInterrupted`
+rather than a short window, so the request is retried, not rejected.
+
+The reader is an ``assign()``-ed consumer without a group: it commits
+nothing, and reading the same window twice reads the same data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaTimeoutError
+
+from driftline.contract import Labeled, Topics, decode_labeled
+from driftline.exceptions import BrokerUnavailable, InvalidEvent
+from driftline.retrainer.exceptions import WindowInterrupted
+from driftline.settings import Settings
+
+_POLL_MS = 200
+# How long to sleep between looks at the end offsets while waiting for labels.
+_WAIT_STEP_S = 0.5
+_TIMEOUT_MS = 30_000
+
+
+def _consumer(settings: Settings) -> KafkaConsumer:
+    try:
+        return KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+            enable_auto_commit=False, client_id="driftline-retrainer-window",
+            fetch_max_bytes=max(52_428_800, settings.max_message_bytes),
+            max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes),
+        )
+    except KafkaTimeoutError as exc:  # the clients bootstrap in __init__
+        raise BrokerUnavailable(f"no Kafka broker at {settings.kafka_bootstrap}") from exc
+
+
+def read_window(
+    settings: Settings, model_id: str, since_ts: int, *,
+    stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
+) -> tuple[list[Labeled], dict[str, Any]]:
+    """The labeled examples of ``model_id`` with ``ts >= since_ts``, and the window's record.
+
+    The record is ``{"topic", "since_ts", "until_ts", "n_examples", "n_invalid",
+    "offsets": {"<partition>": {"start": .., "end": ..}}}``; ``end`` is the
+    offset after the last message read, ``until_ts`` the newest example's event time.
+    """
+    topic = Topics(settings.topic_prefix).labeled
+    key = model_id.encode("utf-8")
+    consumer = _consumer(settings)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        ends = consumer.end_offsets(tps, timeout_ms=_TIMEOUT_MS) if tps else {}
+        # Kafka's record timestamps are the search key; a record stamped
+        # before since_ts may still carry a later event time, so ts is also
+        # checked per example below.
+        found = consumer.offsets_for_times({tp: since_ts for tp in tps}, timeout_ms=_TIMEOUT_MS) if tps else {}
+        starts = {tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in tps}
+        for tp in tps:
+            consumer.seek(tp, starts[tp])
+        read_to = dict(starts)
+
+        events: list[Labeled] = []
+        seen: set[str] = set()
+        n_invalid = 0
+        deadline = clock() + settings.retrain_wait_s
+        while len(events) < settings.max_train_examples:
+            if all(consumer.position(tp) >= ends[tp] for tp in tps):
+                if len(events) >= settings.min_train_examples or clock() >= deadline:
+                    break
+                if stop is not None and stop.is_set():
+                    raise WindowInterrupted(f"stopped while waiting for labeled examples of {model_id!r}: "
+                                            f"{len(events)} of {settings.min_train_examples}")
+                if stop is not None:
+                    stop.wait(_WAIT_STEP_S)
+                else:
+                    time.sleep(_WAIT_STEP_S)
+                ends = consumer.end_offsets(tps, timeout_ms=_TIMEOUT_MS) if tps else {}
+                continue
+            for tp, messages in consumer.poll(timeout_ms=_POLL_MS).items():
+                for msg in messages:
+                    if len(events) >= settings.max_train_examples:
+                        break
+                    read_to[tp] = msg.offset + 1
+                    # Keys are model ids: skip other models without parsing them.
+                    if msg.key is not None and msg.key != key:
+                        continue
+                    try:
+                        ev = decode_labeled(msg.value, settings.max_message_bytes)
+                    except (InvalidEvent, TypeError):
+                        # The monitor dead-letters bad input; here it is only counted.
+                        n_invalid += 1
+                        continue
+                    if ev.model_id != model_id or ev.ts < since_ts or ev.event_id in seen:
+                        continue
+                    seen.add(ev.event_id)
+                    events.append(ev)
+    finally:
+        consumer.close(autocommit=False)
+
+    window = {
+        "topic": topic,
+        "since_ts": since_ts,
+        "until_ts": max((ev.ts for ev in events), default=None),
+        "n_examples": len(events),
+        "n_invalid": n_invalid,
+        "offsets": {str(tp.partition): {"start": starts[tp], "end": read_to[tp]} for tp in tps},
+    }
+    return events, window

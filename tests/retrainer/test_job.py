@@ -1,0 +1,149 @@
+"""retrain(): from a frame of examples to a registered, gated version."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from driftline.contract import RetrainRequest
+from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.exceptions import TrainerLoadError
+from driftline.retrainer.job import labeled_frame, retrain
+from driftline.retrainer.registry import Registry
+from driftline.settings import Settings
+from tests.retrainer.streams import labeled_events
+
+SETTINGS = Settings(min_train_examples=200, holdout_fraction=0.3, gate_margin=0.01)
+
+
+def request(request_id: str, model_id: str = "m") -> RetrainRequest:
+    return RetrainRequest(request_id=request_id, model_id=model_id, alert_ids=[f"alert-{request_id}"],
+                          since_ts=1_000, ts=5_000)
+
+
+def frame(stream: str = "agrawal0", n: int = 1000, seed: int = 7) -> pd.DataFrame:
+    return labeled_frame(labeled_events(stream, n, seed=seed))
+
+
+def exploding_trainer(df: pd.DataFrame, features: list[str], label: str = "label") -> object:
+    raise RuntimeError("out of memory (simulated)")
+
+
+class Constant:
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+
+    def predict_one(self, x: dict) -> object:
+        return self.answer
+
+    def predict_many(self, rows: list[dict]) -> list:
+        return [self.answer for _ in rows]
+
+
+def always_one(df: pd.DataFrame, features: list[str], label: str = "label") -> Constant:
+    return Constant(1)
+
+
+def test_first_version_becomes_champion(registry: Registry, store: ArtifactStore) -> None:
+    examples = frame()
+    record = retrain(request("q1"), examples, registry, store, SETTINGS)
+    assert (record.version, record.status, record.parent_version) == ("1", "champion", None)
+    assert record.reason.startswith("promoted:") and "no champion" in record.reason
+    assert record.alert_ids == ["alert-q1"] and record.request_id == "q1"
+    assert record.features == ["age", "car", "commission", "elevel", "hvalue", "hyears", "loan",
+                               "salary", "zipcode"]
+    m = record.metrics
+    assert (m["n_train"], m["n_holdout"], m["n_examples"]) == (700, 300, 1000)
+    assert m["holdout_accuracy"] > 0.95 > m["baseline_accuracy"]
+    assert m["champion_holdout_accuracy"] is None
+    assert record.window == {"topic": None, "since_ts": 1_000, "until_ts": 1_999, "n_examples": 1000,
+                             "offsets": {}}
+    model = store.load(record.artifact_uri, record.sha256)
+    holdout = examples.iloc[700:]
+    features = record.features
+    hits = sum(p == y for p, y in zip(model.predict_many(holdout[features].to_dict("records")),
+                                      holdout["label"]))
+    assert hits / 300 == m["holdout_accuracy"]
+    assert registry.champion("m") == record
+
+
+def test_a_challenger_no_better_than_the_champion_is_rejected(registry: Registry, store: ArtifactStore) -> None:
+    champion = retrain(request("q1"), frame(), registry, store, SETTINGS)
+    # The same concept again: the champion is already perfect, no room for the margin.
+    record = retrain(request("q2"), frame(seed=8), registry, store, SETTINGS)
+    assert (record.version, record.status, record.parent_version) == ("2", "rejected", "1")
+    assert "not at least the champion's" in record.reason
+    assert record.metrics["champion_holdout_accuracy"] >= record.metrics["holdout_accuracy"]
+    assert record.artifact_uri is None and record.sha256 is None
+    assert registry.champion("m") == champion
+    assert len(list(store.root.rglob("*.pkl"))) == 1
+
+
+def test_after_a_concept_change_the_challenger_takes_over(registry: Registry, store: ArtifactStore) -> None:
+    retrain(request("q1"), frame("agrawal0"), registry, store, SETTINGS)
+    record = retrain(request("q2"), frame("agrawal2"), registry, store, SETTINGS)
+    assert (record.version, record.status, record.parent_version) == ("2", "champion", "1")
+    assert record.metrics["holdout_accuracy"] >= record.metrics["champion_holdout_accuracy"] + 0.1
+    assert [v.status for v in registry.versions("m")] == ["archived", "champion"]
+
+
+def test_too_few_examples(registry: Registry, store: ArtifactStore) -> None:
+    record = retrain(request("q1"), frame(n=150), registry, store, SETTINGS)
+    assert record.status == "rejected"
+    assert record.reason == "rejected: the window holds 150 labeled examples, at least 200 are needed"
+    assert record.metrics["holdout_accuracy"] is None and record.artifact_uri is None
+
+
+def test_a_single_class(registry: Registry, store: ArtifactStore) -> None:
+    examples = frame().assign(label=True)
+    record = retrain(request("q1"), examples, registry, store, SETTINGS)
+    assert record.status == "rejected"
+    assert "every training label is True" in record.reason
+
+
+def test_a_trainer_that_raises(registry: Registry, store: ArtifactStore) -> None:
+    spec = "tests.retrainer.test_job:exploding_trainer"
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS, trainer_spec=spec)
+    assert record.status == "rejected" and record.trainer == spec
+    assert record.reason == f"rejected: the trainer {spec} raised RuntimeError: out of memory (simulated)"
+
+
+def test_a_trainer_that_cannot_be_imported_is_a_setup_error(registry: Registry, store: ArtifactStore) -> None:
+    with pytest.raises(TrainerLoadError):
+        retrain(request("q1"), frame(), registry, store, SETTINGS, trainer_spec="nowhere:fit")
+    assert registry.versions("m") == []
+
+
+def test_a_model_no_better_than_the_majority_is_rejected(registry: Registry, store: ArtifactStore) -> None:
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS,
+                     trainer_spec="tests.retrainer.test_job:always_one")
+    assert record.status == "rejected"
+    assert "does not beat the majority-class baseline" in record.reason
+
+
+def test_a_request_is_retrained_once(registry: Registry, store: ArtifactStore) -> None:
+    first = retrain(request("q1"), frame(), registry, store, SETTINGS)
+    # Redelivered with other data (and a trainer that would fail): the record stands.
+    again = retrain(request("q1"), frame(n=10), registry, store, SETTINGS,
+                    trainer_spec="tests.retrainer.test_job:exploding_trainer")
+    assert again == first
+    assert len(registry.versions("m")) == 1
+
+
+def test_an_unloadable_champion_does_not_block_a_good_challenger(
+        registry: Registry, store: ArtifactStore) -> None:
+    champion = retrain(request("q1"), frame(), registry, store, SETTINGS)
+    ArtifactStore.path_of(champion.artifact_uri).write_bytes(b"tampered")
+    record = retrain(request("q2"), frame(seed=8), registry, store, SETTINGS)
+    assert record.status == "champion"
+    assert record.reason.startswith("the champion v1 could not be scored (ArtifactIntegrityError: ")
+    assert record.metrics["champion_holdout_accuracy"] is None
+
+
+def test_the_champion_is_scored_on_its_own_features(registry: Registry, store: ArtifactStore) -> None:
+    retrain(request("q1"), frame(), registry, store, SETTINGS)
+    # The window lost a feature the champion used, and gained one it never saw.
+    changed = frame(seed=8).drop(columns=["age"]).assign(extra=1.0)
+    record = retrain(request("q2"), changed, registry, store, SETTINGS)
+    assert record.metrics["champion_holdout_accuracy"] is not None
+    assert "age" not in record.features and "extra" in record.features
