@@ -133,7 +133,10 @@ def monitor_run(settings: Settings, ends: dict[TopicPartition, int], timeout_s: 
     group = f"{settings.topic_prefix}monitor"
     total = sum(ends.values())
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "driftline", "monitor"], env=env,
+    cmd = [sys.executable, "-m", "driftline", "monitor"]
+    if os.environ.get("DRIFTLINE_BENCH_PROFILE"):  # e.g. "py-spy record -o prof.txt -f raw --"
+        cmd = os.environ["DRIFTLINE_BENCH_PROFILE"].split() + cmd
+    proc = subprocess.Popen(cmd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = None
     last_done = 0
@@ -142,7 +145,7 @@ def monitor_run(settings: Settings, ends: dict[TopicPartition, int], timeout_s: 
             if proc.poll() is not None:
                 raise SystemExit(f"the monitor exited with code {proc.returncode}")
             try:
-                offsets = admin.list_consumer_group_offsets(group)
+                offsets = admin.list_group_offsets({group: None}).get(group, {})
             except Exception:
                 offsets = {}
             done = sum(min(o.offset, ends[tp]) for tp, o in offsets.items() if tp in ends)
