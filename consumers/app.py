@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import time
 from typing import Any
 
 import faust
+from faust.serializers import codecs
 from faust.types import EventT
 
 from driftline.consumers.join import model_of_key
@@ -29,6 +31,28 @@ from driftline.contract import (
 from driftline.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class StateCodec(codecs.Codec):
+    """Pickle for the tables' changelogs, which only this worker writes and reads.
+
+    A value that no longer unpickles (state written by an older driftline)
+    reads as missing, so that model starts afresh instead of blocking the
+    recovery of every other model.
+    """
+
+    def _dumps(self, obj: Any) -> bytes:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _loads(self, s: bytes) -> Any:
+        try:
+            return pickle.loads(s)
+        except Exception as exc:  # any failure means the same thing: unusable state
+            log.warning("dropping monitor state that cannot be read back: %r", exc)
+            return None
+
+
+codecs.register("driftline-state", StateCodec())
 
 
 class ModelTable(faust.Table):
@@ -44,7 +68,7 @@ class ModelTable(faust.Table):
         # Keys are model ids; values are monitor objects and pending tuples that
         # only this worker writes and reads (faust would pick JSON from the types).
         self.key_serializer = "raw"
-        self.value_serializer = "pickle"
+        self.value_serializer = "driftline-state"
         self.routes: dict[str, int] = {}
 
     def partition_for_key(self, key: Any) -> int | None:

@@ -59,7 +59,9 @@ class LabelJoin:
     def rebuild(self) -> None:
         """Recover the expiry order from the store (after a restart or a rebalance)."""
         prefix = self.model_id + SEP
-        entries = sorted((v[1], k) for k, v in list(self.store.items()) if k.startswith(prefix))
+        # None: a value the table could not read back, which counts as absent.
+        entries = sorted((v[1], k) for k, v in list(self.store.items())
+                         if v is not None and k.startswith(prefix))
         self._order = deque(entries)
         self._live = len(entries)
 

@@ -16,7 +16,7 @@ class, so what is measured is what runs.
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
+import hashlib
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
@@ -47,7 +47,7 @@ class MonitorConfig:
     metrics_every: int = 1000
     retrain_cooldown_ms: int = 600_000
     min_train_examples: int = 1000
-    recent_ids: int = 20_000
+    recent_ids: int = 8192
     accuracy_window: int = 1000
 
     @classmethod
@@ -67,19 +67,36 @@ class MonitorOutput:
 
 
 class _RecentIds:
-    """Event ids seen lately, so a redelivered event is not counted twice."""
+    """Event ids seen lately, so a redelivered event is not counted twice.
+
+    Kept as 64-bit digests in a ring: the set is part of every state snapshot
+    the worker writes, and ids themselves would make it ten times larger.
+    """
 
     def __init__(self, size: int) -> None:
-        self._order: deque[str] = deque(maxlen=size)
-        self._set: set[str] = set()
+        self._ring = np.zeros(size, dtype=np.uint64)
+        self._next = 0
+        self._set: set[int] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ring": self._ring, "next": self._next}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._ring, self._next = state["ring"], state["next"]
+        self._set = set(int(v) for v in self._ring if v)
 
     def seen(self, event_id: str) -> bool:
-        if event_id in self._set:
+        digest = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(),
+                                "little") or 1
+        if digest in self._set:
             return True
-        if len(self._order) == self._order.maxlen:
-            self._set.discard(self._order[0])
-        self._order.append(event_id)
-        self._set.add(event_id)
+        slot = self._next % len(self._ring)
+        old = int(self._ring[slot])
+        if old:
+            self._set.discard(old)
+        self._ring[slot] = digest
+        self._next += 1
+        self._set.add(digest)
         return False
 
 

@@ -72,7 +72,7 @@ class Follower(threading.Thread):
         self.alerts: list[Seen] = []
         self.requests: list[Seen] = []
         self.versions: list[Seen] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         t = Topics(settings.topic_prefix)
         self._decoders = {t.alerts: decode_alert, t.retrain_requests: decode_retrain_request,
                           t.model_versions: decode_model_version}
@@ -87,7 +87,7 @@ class Follower(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 for tp, records in self.consumer.poll(timeout_ms=200).items():
                     for rec in records:
                         self._on(tp.topic, rec.value)
@@ -95,7 +95,7 @@ class Follower(threading.Thread):
             self.consumer.close()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)
 
     def _on(self, topic: str, raw: bytes) -> None:
