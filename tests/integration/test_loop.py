@@ -1,0 +1,99 @@
+"""The whole loop on a real broker and a real registry, and the README's demo command."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from driftline.contract import Topics, decode_alert, decode_model_version, decode_retrain_request
+from driftline.demo import run_service
+from driftline.kafka_admin import ensure_topics
+from driftline.processes import run_roles
+from driftline.producers import Drift
+from driftline.retrainer.registry import Registry
+from driftline.settings import Settings
+from tests.integration.kafka_io import read
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def loop_settings(bootstrap: str, home: Path) -> Settings:
+    return Settings(kafka_bootstrap=bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
+                    home=str(home), partitions=2, batch_within_s=0.2,
+                    retrain_cooldown_ms=30_000, retrain_wait_s=60, metrics_every=2000)
+
+
+def test_abrupt_concept_drift_is_detected_retrained_and_served(kafka_bootstrap, tmp_path):
+    s = loop_settings(kafka_bootstrap, tmp_path)
+    ensure_topics(s)
+    model_id = "loop"
+    drift = 8_000
+    args = argparse.Namespace(stream="agrawal", drift=[Drift(drift)], seed=11, rate=1000.0,
+                              feedback_delay_ms=1000, feedback_fraction=0.8, events=18_000,
+                              model_id=model_id)
+    with run_roles(s, ["monitor", "retrainer"], tmp_path / "logs"):
+        report = run_service(s, args, stop=None, out=io.StringIO(), model_id=model_id,
+                             on_progress=lambda _: None)
+    t = Topics(s.topic_prefix)
+    alerts = [decode_alert(r.value) for r in read(s.kafka_bootstrap, t.alerts, until=lambda r: False,
+                                                  timeout_s=3)]
+    requests = [decode_retrain_request(r.value)
+                for r in read(s.kafka_bootstrap, t.retrain_requests, until=lambda r: False, timeout_s=3)]
+    versions = [decode_model_version(r.value)
+                for r in read(s.kafka_bootstrap, t.model_versions, until=lambda r: False, timeout_s=3)]
+
+    concept = [a for a in alerts if a.kind in ("concept_drift", "performance")]
+    assert concept, alerts
+    # One request for the first version, one for the drift: debounced, not one per alert.
+    assert len(requests) == 2, requests
+    assert requests[0].alert_ids == [] and set(requests[1].alert_ids) <= {a.alert_id for a in concept}
+    assert [v.status for v in versions] == ["champion", "champion"]
+    assert versions[1].parent_version == versions[0].version
+    assert versions[1].request_id == requests[1].request_id
+
+    changes = report.version_changes()
+    assert [v for _, v in changes] == [versions[0].version, versions[1].version]
+    swap = changes[1][0]
+    assert drift < swap < 18_000
+    before = report.accuracy(drift, swap)
+    after = report.accuracy(swap, 18_000)
+    assert after > before + 0.2, (before, after)
+
+    registry = Registry(s.resolved_registry_url)
+    try:
+        champion = registry.champion(model_id)
+        assert champion.version == versions[1].version and champion.sha256 == versions[1].sha256
+        assert champion.alert_ids == requests[1].alert_ids
+        assert champion.window["since_ts"] == requests[1].since_ts
+        assert [v.status for v in registry.versions(model_id)] == ["archived", "champion"]
+    finally:
+        registry.close()
+
+
+def test_readme_demo_command_closes_the_loop(kafka_bootstrap, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"^(bash scripts/demo\.sh)", readme, re.M).group(1)
+    env = {**os.environ, "DRIFTLINE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+           "DRIFTLINE_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.", "DRIFTLINE_HOME": str(tmp_path)}
+    done = subprocess.run(command.split() + ["--events", "16000", "--drift", "8000", "--seed", "3"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    summary = out[out.index("driftline demo: summary"):]
+    assert "drift            at event 8000 (abrupt)" in summary
+    alert_at = int(re.search(r"alert            at event (\d+)", summary).group(1))
+    live_at = int(re.search(r"live             at event (\d+)", summary).group(1))
+    assert 8000 <= alert_at < live_at < 16000
+    acc = [float(x) for x in re.findall(r"([\d.]+)%", summary.split("accuracy ")[-1])]
+    before, drifted, after = acc
+    assert after > drifted
+    assert "loop closed      yes" in summary
