@@ -191,3 +191,26 @@ class Detector(abc.ABC):
 
     def _import_state(self, state: dict[str, Any]) -> dict[str, Any]:
         return state
+
+
+class ReferenceWindowTest(Detector):
+    """A detector that tests tumbling windows of ``window`` rows against a reference.
+
+    ``false_alarm_rate`` is per event over all ``features``: each window runs one
+    test per feature, so each single test gets the share computed in :attr:`alpha`.
+    """
+
+    features: list[str]
+    window: int
+    false_alarm_rate: float
+    _ready: bool
+
+    @property
+    def alpha(self) -> float:
+        """The significance level of each single test."""
+        return self.false_alarm_rate * self.window / len(self.features)
+
+    @property
+    def ready(self) -> bool:
+        """True once there is a reference to test against."""
+        return self._ready

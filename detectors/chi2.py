@@ -9,7 +9,7 @@ import numpy as np
 
 from driftline.detectors._checks import check_features, check_positive_int, check_rate
 from driftline.detectors._stats import chi2_isf
-from driftline.detectors.base import Detection, Detector
+from driftline.detectors.base import Detection, ReferenceWindowTest
 
 OTHER = "<other>"
 # Cochran's rule of thumb: the chi-squared approximation wants an expected
@@ -17,7 +17,7 @@ OTHER = "<other>"
 _MIN_EXPECTED = 5.0
 
 
-class CategoricalDrift(Detector):
+class CategoricalDrift(ReferenceWindowTest):
     """Chi-squared test of each window's category counts against a reference.
 
     The first ``reference_size`` rows become the reference (unless
@@ -88,16 +88,6 @@ class CategoricalDrift(Detector):
         self.window = check_positive_int("window", window)
         self.false_alarm_rate = check_rate(false_alarm_rate, len(self.features), self.window)
         self._reset()
-
-    @property
-    def alpha(self) -> float:
-        """The significance level of each single test."""
-        return self.false_alarm_rate * self.window / len(self.features)
-
-    @property
-    def ready(self) -> bool:
-        """True once there is a reference to test against."""
-        return self._ready
 
     def _reset(self) -> None:
         super()._reset()

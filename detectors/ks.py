@@ -6,10 +6,10 @@ import numpy as np
 
 from driftline.detectors._checks import check_features, check_positive_int, check_rate
 from driftline.detectors._stats import ks_c
-from driftline.detectors.base import Detection, Detector
+from driftline.detectors.base import Detection, ReferenceWindowTest
 
 
-class NumericDrift(Detector):
+class NumericDrift(ReferenceWindowTest):
     """Kolmogorov-Smirnov test of each window of numeric features against a reference.
 
     The first ``reference_size`` rows become the reference (unless
@@ -86,16 +86,6 @@ class NumericDrift(Detector):
         self.false_alarm_rate = check_rate(false_alarm_rate, len(self.features), self.window)
         self.seed = seed
         self._reset()
-
-    @property
-    def alpha(self) -> float:
-        """The significance level of each single test."""
-        return self.false_alarm_rate * self.window / len(self.features)
-
-    @property
-    def ready(self) -> bool:
-        """True once there is a reference to test against."""
-        return self._ready
 
     def _reset(self) -> None:
         super()._reset()
