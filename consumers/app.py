@@ -181,6 +181,9 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorWorker]:
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
+        # A worker that dies hands its partitions over within seconds, not a minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         # The changelog topics are ours, so faust may create them.
         topic_allow_declare=True,
     )

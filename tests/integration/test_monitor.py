@@ -122,3 +122,32 @@ def test_prediction_without_feedback_blocks_nothing_and_expires(monitor):
     assert last.n_labeled == n - 1 and last.n_invalid == 0
     assert set(last.features) == {"x", "country"}
     assert json.loads(json.dumps(last.to_dict()))  # a JSON document other tools can read
+
+
+def test_state_survives_a_worker_restart(kafka_bootstrap, tmp_path):
+    """Predictions pending before a restart are joined with labels that arrive after it."""
+    s = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
+                 home=str(tmp_path), partitions=2, batch_within_s=0.1, metrics_every=100,
+                 reference_size=200)
+    t = Topics(s.topic_prefix)
+    ensure_topics(s)
+    model = "restart"
+    key = model.encode()
+    with run_roles(s, ["monitor"], tmp_path / "logs"):
+        produce(s.kafka_bootstrap, t.predictions,
+                [(key, dumps(prediction(i, model, 1000 + i))) for i in range(150)])
+        # The first metrics snapshot proves the batch was processed (and its state written).
+        read(s.kafka_bootstrap, t.metrics, until=at_least(1))
+    # A new worker process: nothing in memory, everything from the changelogs.
+    with run_roles(s, ["monitor"], tmp_path / "logs2"):
+        produce(s.kafka_bootstrap, t.feedback,
+                [(key, dumps(feedback(i, model, 5000 + i))) for i in range(150)])
+        produce(s.kafka_bootstrap, t.predictions,
+                [(key, dumps(prediction(i, model, 6000 + i))) for i in range(150, 250)])
+        labeled = read(s.kafka_bootstrap, t.labeled, until=lambda rs: len(_ids(rs, model)) >= 150)
+        metrics = read(s.kafka_bootstrap, t.metrics,
+                       until=lambda rs: any(decode_metrics(r.value).n_predictions >= 250 for r in rs))
+    assert len(_ids(labeled, model)) == 150
+    last = max((decode_metrics(r.value) for r in metrics), key=lambda m: m.n_predictions)
+    # Counters continue from the restored state rather than starting again at zero.
+    assert last.n_predictions == 250 and last.n_labeled == 150
