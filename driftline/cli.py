@@ -148,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python warns whenever one poll of its event loop takes over 100 ms,
+    # which a busy 2-core machine does often; it says nothing an operator can act on.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     try:
         return _dispatch(args, settings, parser)
     except DriftlineError as exc:
