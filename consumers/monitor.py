@@ -27,8 +27,10 @@ from driftline.contract import (
     Alert, Feedback, Labeled, Metrics, Prediction, RetrainRequest, new_id,
 )
 from driftline.detectors import (
-    AccuracyDrop, AlertPolicy, CategoricalDrift, Detection, ErrorRateDrift, NumericDrift,
+    AccuracyDrop, AlertPolicy, CategoricalDrift, DataQuality, Detection, ErrorRateDrift,
+    NumericDrift,
 )
+from driftline.detectors.quality import MISSING, WRONG_TYPE
 from driftline.detectors.summary import FeatureSummary, RollingAccuracy
 from driftline.settings import Settings
 
@@ -170,6 +172,7 @@ class ModelMonitor:
             self.categorical + [PREDICTION_FEATURE], reference_size=c.reference_size,
             window=c.window, false_alarm_rate=c.false_alarm_rate)
         self.summary = FeatureSummary(self.numeric, self.categorical)
+        self.quality = DataQuality(self.numeric + self.categorical, window=c.window)
 
     def _learn_schema(self, features: dict[str, Any]) -> None:
         names = sorted(features)
@@ -228,24 +231,30 @@ class ModelMonitor:
             self._learn_schema(preds[0].features)
         n = len(preds)
         self.counts["predictions"] += n
-        X = np.full((n, len(self.numeric)), np.nan)
+        d = len(self.numeric)
+        X = np.full((n, d), np.nan)
         C = np.empty((n, len(self.categorical) + 1), dtype=object)
-        type_errors = 0
+        Q = np.zeros((n, d + len(self.categorical)), dtype=np.int8)
         for i, p in enumerate(preds):
             f = p.features
             for j, name in enumerate(self.numeric):
                 v = f.get(name)
                 if v is None:
-                    continue
-                if _is_num(v):
+                    Q[i, j] = MISSING
+                elif _is_num(v):
                     X[i, j] = v
                 else:
-                    type_errors += 1
+                    Q[i, j] = WRONG_TYPE
             for j, name in enumerate(self.categorical):
                 v = f.get(name)
-                C[i, j] = None if v is None else str(v)
+                if v is None:
+                    Q[i, d + j] = MISSING
+                else:
+                    C[i, j] = str(v)
+                    if _is_num(v):
+                        Q[i, d + j] = WRONG_TYPE
             C[i, -1] = str(p.prediction)
-        self.counts["type_errors"] += type_errors
+        self.counts["type_errors"] += int((Q == WRONG_TYPE).sum())
         self.summary.update_numeric(X)
         self.summary.update_categorical(C[:, :-1])
         ts = np.fromiter((p.ts for p in preds), dtype=np.int64, count=n)
@@ -258,6 +267,9 @@ class ModelMonitor:
         self.categorical_drift.update(C)
         detections += self.categorical_drift.detections
         checked += self.categorical_drift.checked
+        self.quality.update(Q)
+        detections += self.quality.detections
+        checked += self.quality.checked
         if not quiet:
             self._raise(detections, self.categorical_drift.n_seen, checked, ts, out, now_ms)
         self._since_metrics += n

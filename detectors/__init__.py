@@ -11,11 +11,13 @@ from driftline.detectors.chi2 import CategoricalDrift
 from driftline.detectors.error_rate import ErrorRateDrift
 from driftline.detectors.ks import NumericDrift
 from driftline.detectors.policy import AlertPolicy
+from driftline.detectors.quality import DataQuality
 
 __all__ = [
     "AccuracyDrop",
     "AlertPolicy",
     "CategoricalDrift",
+    "DataQuality",
     "Detection",
     "Detector",
     "ErrorRateDrift",

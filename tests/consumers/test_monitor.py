@@ -134,3 +134,24 @@ def test_labels_that_never_come_do_not_hold_memory():
     run(m, events(20_000, label_every=10**9))  # only p0 is ever labeled
     assert len(m.join) <= 1_000 // 10 + 1
     assert m.counts["expired"] >= 19_800
+
+
+def test_missing_and_wrongly_typed_values_raise_a_data_quality_alert():
+    m = ModelMonitor("m", {}, CONFIG)
+    evs = events(4_000)
+    broken = []
+    for e in evs:
+        k = int(e.event_id[1:])
+        if isinstance(e, Prediction) and k > 2_000 and k % 3 == 0:
+            features = {"x": "n/a"} if k % 2 else {"c": e.features["c"]}  # wrong type, or absent
+            e = Prediction(e.event_id, e.model_id, e.model_version, e.ts, features, e.prediction)
+        broken.append(e)
+    got = run(m, broken)
+    quality = [a for a in got["alerts"] if a.kind == "data_quality"]
+    # x is wrong or absent in 1 of 3 events, c absent in 1 of 6: one alert each per episode
+    assert sorted(a.feature for a in quality) == ["c", "x"]
+    by_feature = {a.feature: a for a in quality}
+    assert by_feature["x"].severity == "critical" and by_feature["x"].value > 0.25
+    assert 0.1 < by_feature["c"].value < 0.25 and by_feature["c"].threshold == 0.05
+    assert got["retrain"] == []
+    assert m.counts["type_errors"] > 0

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from driftline.detectors import AccuracyDrop, CategoricalDrift, Detector, ErrorRateDrift, NumericDrift
+from driftline.detectors import (
+    AccuracyDrop, CategoricalDrift, DataQuality, Detector, ErrorRateDrift, NumericDrift,
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,15 @@ def _binary(seed: int, before: float, after: float) -> list[np.ndarray]:
     return _split(x, rng, largest=400)
 
 
+def _quality(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    codes = (rng.random((3000, 3)) < 0.01).astype(np.int8)
+    codes[1500:, 1] = np.where(rng.random(1500) < 0.2, 2, 0)
+    return _split(codes, rng)
+
+
 CASES: dict[type, Case] = {
+    DataQuality: Case(lambda: DataQuality(["a", "b", "c"], window=100, max_rate=0.08), _quality),
     NumericDrift: Case(
         lambda: NumericDrift(["a", "b", "c"], reference_size=200, window=100,
                              false_alarm_rate=1e-4, seed=3),
