@@ -129,10 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--timeout", type=_non_negative, default=None,
                    help="stop after this many seconds without an alert")
 
-    m = sub.add_parser("models", help="list models and versions in the registry",
-                       description="Read the model registry ($DRIFTLINE_REGISTRY_URL).")
-    m.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    m.add_argument("model_id", nargs="?", help="with 'show': the model")
+    m = sub.add_parser("models", help="list models and versions; promote or roll back by hand",
+                       description="Read the model registry ($DRIFTLINE_REGISTRY_URL). 'promote "
+                                   "MODEL VERSION' pins a version as champion and 'rollback "
+                                   "MODEL' restores the previous champion; both publish the "
+                                   "champion on the model-versions topic so services swap.")
+    m.add_argument("action", nargs="?", choices=["list", "show", "history", "promote", "rollback"],
+                   default="list")
+    m.add_argument("model_id", nargs="?", help="the model (show, history, promote, rollback)")
+    m.add_argument("version", nargs="?", help="with 'promote': the version to make champion")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 

@@ -153,14 +153,19 @@ def _wait_for_partitions(consumer, topic: str, timeout_s: float = 10.0):
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.retrainer.registry import Registry
 
+    if args.action != "list" and not args.model_id:
+        print(f"driftline models: error: '{args.action}' needs a MODEL_ID", file=sys.stderr)
+        return 2
+    if args.action == "promote" and not args.version:
+        print("driftline models: error: 'promote' needs a MODEL_ID and a VERSION", file=sys.stderr)
+        return 2
+    if args.action in ("promote", "rollback"):
+        return _change_champion(args, settings)
     registry = Registry(settings.resolved_registry_url)
     try:
-        if args.action == "show" and not args.model_id:
-            print("driftline models: error: 'show' needs a MODEL_ID", file=sys.stderr)
-            return 2
         model_ids = [args.model_id] if args.model_id else registry.models()
         rows = [v for m in model_ids for v in registry.versions(m)]
-        if args.action == "show" and not rows:
+        if args.action in ("show", "history") and not rows:
             print(f"driftline models: error: no model {args.model_id!r} in the registry",
                   file=sys.stderr)
             return 1
@@ -174,6 +179,36 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         print(_table(rows))
     finally:
         registry.close()
+    return 0
+
+
+def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
+    """Promote or roll back in the registry, then announce the champion to services."""
+    from driftline.contract import ModelVersion
+    from driftline.kafka_admin import ensure_topics
+    from driftline.producers import EventPublisher
+    from driftline.retrainer.registry import Registry
+
+    ensure_topics(settings)  # fails fast, before the registry changes, if no broker answers
+    registry = Registry(settings.resolved_registry_url)
+    try:
+        before = registry.champion(args.model_id)
+        if args.action == "promote":
+            record = registry.promote(args.model_id, args.version)
+            reason = f"promoted by hand (was v{before.version})" if before else "promoted by hand"
+        else:
+            record = registry.rollback(args.model_id)
+            reason = f"rolled back by hand from v{before.version}"
+    finally:
+        registry.close()
+    event = ModelVersion(model_id=record.model_id, version=record.version, status="champion",
+                         parent_version=record.parent_version, request_id=record.request_id,
+                         artifact_uri=record.artifact_uri, sha256=record.sha256,
+                         metrics=record.metrics, ts=int(time.time() * 1000), reason=reason)
+    with EventPublisher(settings) as publisher:
+        publisher.publish(event)
+    print(f"{record.model_id}: v{record.version} is champion ({reason}); published on "
+          f"{settings.topic_prefix}model-versions")
     return 0
 
 

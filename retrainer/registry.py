@@ -99,7 +99,8 @@ class VersionRecord:
 
     model_id: str
     version: str
-    status: str  # "champion" | "rejected" | "archived" (a former champion)
+    # "champion" | "rejected" | "archived" (a former champion) | "demoted" (rolled back)
+    status: str
     parent_version: str | None
     request_id: str | None
     alert_ids: list[str]
@@ -252,6 +253,39 @@ class Registry:
             s.add(row)
             s.flush()
             return VersionRecord._of(row)
+
+    def promote(self, model_id: str, version: str) -> VersionRecord:
+        """Make ``version`` the champion by hand; the current champion is archived."""
+        target = self.get(model_id, version)
+        if target is None:
+            raise RegistryError(f"no version {version!r} of model {model_id!r}")
+        if target.artifact_uri is None or target.sha256 is None:
+            raise RegistryError(f"version {version} of {model_id!r} has no artifact "
+                                f"(it was {target.status}: {target.reason})")
+        return self._make_champion(model_id, int(version), demote_to="archived")
+
+    def rollback(self, model_id: str) -> VersionRecord:
+        """Demote the champion and restore the newest earlier version that was champion."""
+        current = self.champion(model_id)
+        if current is None:
+            raise RegistryError(f"model {model_id!r} has no champion to roll back")
+        earlier = [v for v in self.versions(model_id)
+                   if v.status == "archived" and int(v.version) < int(current.version)
+                   and v.artifact_uri and v.sha256]
+        if not earlier:
+            raise RegistryError(f"model {model_id!r} has no earlier champion to go back to")
+        return self._make_champion(model_id, int(earlier[-1].version), demote_to="demoted")
+
+    def _make_champion(self, model_id: str, num: int, demote_to: str) -> VersionRecord:
+        with self._session() as s, s.begin():
+            s.execute(update(_VersionRow)
+                      .where(_VersionRow.model_id == model_id, _VersionRow.status == "champion",
+                             _VersionRow.version_num != num)
+                      .values(status=demote_to))
+            s.execute(update(_VersionRow)
+                      .where(_VersionRow.model_id == model_id, _VersionRow.version_num == num)
+                      .values(status="champion"))
+        return self.get(model_id, str(num))
 
     def close(self) -> None:
         self._engine.dispose()

@@ -71,3 +71,46 @@ def test_models_lists_the_registry(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "driftline", "models", "show", "nope"],
                              env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "no model 'nope'" in missing.stderr
+
+
+class Const:
+    """A model that always answers the same."""
+
+    def __init__(self, answer: int) -> None:
+        self.answer = answer
+
+    def predict_one(self, x: dict) -> int:
+        return self.answer
+
+
+@pytest.mark.broker
+def test_rollback_and_promote_by_hand_swap_the_serving_model(settings):
+    from driftline.producers import ModelClient
+    from driftline.retrainer.artifacts import ArtifactStore
+
+    ensure_topics(settings)
+    store = ArtifactStore(settings.artifact_path)
+    with Registry(settings.resolved_registry_url) as registry:
+        for n in (1, 2):
+            uri, sha = store.put("m", str(n), Const(n))
+            registry.register("m", status="champion", parent_version=None, request_id=f"r{n}",
+                              alert_ids=[], window={}, metrics={"holdout_accuracy": 0.5 + n / 10},
+                              artifact_uri=uri, sha256=sha, reason="test", trainer="t",
+                              features=["x"])
+        client = ModelClient("m", registry=registry, store=store, settings=settings)
+        try:
+            assert client.predict({"x": 1.0}) == (2, "2")
+            done = driftline(settings, "models", "rollback", "m")
+            assert done.returncode == 0, done.stderr
+            assert "v1 is champion (rolled back by hand from v2)" in done.stdout
+            assert client.wait_for_version("1", timeout=30)
+            assert client.predict({"x": 1.0}) == (1, "1")
+            assert [v.status for v in registry.versions("m")] == ["champion", "demoted"]
+            done = driftline(settings, "models", "promote", "m", "2")
+            assert done.returncode == 0, done.stderr
+            assert client.wait_for_version("2", timeout=30)
+        finally:
+            client.close()
+    refused = driftline(settings, "models", "promote", "m", "7")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "driftline models: error: no version '7' of model 'm'"
