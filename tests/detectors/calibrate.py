@@ -15,17 +15,14 @@ import time
 import numpy as np
 
 from driftline.detectors import AccuracyDrop, CategoricalDrift, ErrorRateDrift, NumericDrift
+from tests.detectors.cases import feed as feed_batches
 
 BATCH = 500
 
 
 def feed(det, data, batch=BATCH):
     """Global row indices of every detection (``(index, detection)``)."""
-    found = []
-    for start in range(0, len(data), batch):
-        det.update(data[start:start + batch])
-        found += [(start + d.batch_index, d) for d in det.detections]
-    return found
+    return feed_batches(det, data, batch)
 
 
 def numeric_false_alarms(events, seeds, d=10):

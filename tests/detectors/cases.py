@@ -19,6 +19,15 @@ from driftline.detectors import (
 )
 
 
+def feed(det, data, batch: int = 500) -> list[tuple[int, Any]]:
+    """Feed ``data`` in batches; return ``(row index, detection)`` for every detection."""
+    found = []
+    for start in range(0, len(data), batch):
+        det.update(data[start:start + batch])
+        found += [(start + d.batch_index, d) for d in det.detections]
+    return found
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[], Detector]

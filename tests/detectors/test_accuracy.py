@@ -8,14 +8,11 @@ import numpy as np
 import pytest
 
 from driftline.detectors import AccuracyDrop
+from tests.detectors.cases import feed as feed_batches
 
 
 def feed(det, x, batch=300):
-    found = []
-    for start in range(0, len(x), batch):
-        det.update(x[start:start + batch])
-        found += [(start + d.batch_index, d) for d in det.detections]
-    return found
+    return feed_batches(det, x, batch)
 
 
 def binomial_below(m: int, p: float, bound: float) -> float:

@@ -8,6 +8,7 @@ import pytest
 from driftline.detectors import CategoricalDrift
 from driftline.detectors._stats import chi2_isf
 from driftline.detectors.chi2 import OTHER, homogeneity_chi2
+from tests.detectors.cases import feed
 
 CATS = np.array(["a", "b", "c", "d", "e"], dtype=object)
 P = [0.35, 0.25, 0.2, 0.15, 0.05]
@@ -17,12 +18,6 @@ def sample(rng, p, size):
     return CATS[rng.choice(len(p), p=p, size=size)]
 
 
-def feed(det, X, batch=500):
-    found = []
-    for start in range(0, len(X), batch):
-        det.update(X[start:start + batch])
-        found += [(start + d.batch_index, d) for d in det.detections]
-    return found
 
 
 def test_statistic_is_pearsons_for_the_two_row_table():

@@ -7,14 +7,11 @@ import pytest
 
 from driftline.detectors import ErrorRateDrift
 from driftline.detectors.error_rate import locate_rise
+from tests.detectors.cases import feed as feed_batches
 
 
 def feed(det, x, batch=250):
-    found = []
-    for start in range(0, len(x), batch):
-        det.update(x[start:start + batch])
-        found += [(start + d.batch_index, d) for d in det.detections]
-    return found
+    return feed_batches(det, x, batch)
 
 
 def test_a_jump_from_0_2_to_0_5_is_found_within_a_few_hundred_events():

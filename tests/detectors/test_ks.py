@@ -11,16 +11,11 @@ import pytest
 from driftline.detectors import NumericDrift
 from driftline.detectors._stats import ks_c
 from driftline.detectors.ks import ks_statistics
+from tests.detectors.cases import feed
 
 FEATURES = [f"x{j}" for j in range(10)]
 
 
-def feed(det, X, batch=500):
-    found = []
-    for start in range(0, len(X), batch):
-        det.update(X[start:start + batch])
-        found += [(start + d.batch_index, d) for d in det.detections]
-    return found
 
 
 def naive_ks(a, b):
