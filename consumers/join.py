@@ -66,34 +66,23 @@ class LabelJoin:
         self._live = len(entries)
 
     def add_prediction(self, p: Prediction) -> Labeled | None:
-        fkey = pending_key(self.model_id, "f", p.event_id)
-        early = self.store.get(fkey)
+        early = self._take(pending_key(self.model_id, "f", p.event_id))
         if early is not None:
-            del self.store[fkey]
-            self._live -= 1
             return _labeled(p.event_id, self.model_id, p.model_version, p.ts, p.features,
                             p.prediction, label=early[2], label_ts=early[1])
-        key = pending_key(self.model_id, "p", p.event_id)
-        if key in self.store:
-            return None
-        self.store[key] = ("p", p.ts, p.model_version, p.features, p.prediction)
-        self._push(p.ts, key)
+        self._wait(pending_key(self.model_id, "p", p.event_id),
+                   ("p", p.ts, p.model_version, p.features, p.prediction))
         return None
 
     def add_feedback(self, f: Feedback) -> Labeled | None:
-        key = pending_key(self.model_id, "p", f.prediction_id)
-        pending = self.store.get(key)
+        pending = self._take(pending_key(self.model_id, "p", f.prediction_id))
         if pending is not None:
-            del self.store[key]
-            self._live -= 1
             _, ts, version, features, prediction = pending
             return _labeled(f.prediction_id, self.model_id, version, ts, features, prediction,
                             label=f.label, label_ts=f.ts)
         # Feedback can overtake its prediction: the two topics are read independently.
-        fkey = pending_key(self.model_id, "f", f.prediction_id)
-        if fkey not in self.store:
-            self.store[fkey] = ("f", f.ts, f.label, f.event_id)
-            self._push(f.ts, fkey)
+        self._wait(pending_key(self.model_id, "f", f.prediction_id),
+                   ("f", f.ts, f.label, f.event_id))
         return None
 
     def expire(self, watermark_ts: int) -> int:
@@ -102,20 +91,27 @@ class LabelJoin:
         horizon = watermark_ts - self.ttl_ms
         order = self._order
         while order and (order[0][0] < horizon or self._live > self.max_pending):
-            _, key = order.popleft()
-            value = self.store.get(key)
-            if value is None:
-                continue  # joined earlier
-            del self.store[key]
-            self._live -= 1
-            dropped += value[0] == "p"
+            value = self._take(order.popleft()[1])
+            if value is not None:  # None: joined earlier
+                dropped += value[0] == "p"
         if len(order) > 2 * self.max_pending + 1024:
             self._compact()
         return dropped
 
-    def _push(self, ts: int, key: str) -> None:
-        self._order.append((ts, key))
-        self._live += 1
+    def _take(self, key: str) -> Any:
+        """Remove and return the entry under ``key``, or None."""
+        value = self.store.get(key)
+        if value is not None:
+            del self.store[key]
+            self._live -= 1
+        return value
+
+    def _wait(self, key: str, value: tuple) -> None:
+        """Keep ``value`` (whose second item is its event time) until joined or expired."""
+        if key not in self.store:  # a duplicate keeps its first arrival
+            self.store[key] = value
+            self._order.append((value[1], key))
+            self._live += 1
 
     def _compact(self) -> None:
         self._order = deque(e for e in self._order if e[1] in self.store)

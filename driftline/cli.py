@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # which a busy 2-core machine does often; it says nothing an operator can act on.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     try:
-        return _dispatch(args, settings, parser)
+        return _dispatch(args, settings)
     except DriftlineError as exc:
         print(f"driftline {args.command}: error: {exc}", file=sys.stderr)
         return 1
@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args: argparse.Namespace, settings: Settings, parser: argparse.ArgumentParser) -> int:
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from driftline import commands
 
     return getattr(commands, f"cmd_{args.command}")(args, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -213,8 +214,6 @@ def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _version_dict(v) -> dict:
-    import dataclasses
-
     return dataclasses.asdict(v)
 
 
