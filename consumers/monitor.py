@@ -36,7 +36,6 @@ from driftline.settings import Settings
 
 NO_MODEL = "0"  # the version a service reports while it has no champion yet
 PREDICTION_FEATURE = "<prediction>"
-RETRAIN_KINDS = ("concept_drift", "performance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +138,7 @@ class ModelMonitor:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_alert_of", {})  # state written before it existed
 
     def attach(self, pending: MutableMapping[str, Any]) -> ModelMonitor:
         self.join = LabelJoin(self.model_id, pending, ttl_ms=self.config.label_ttl_ms,
@@ -161,6 +161,7 @@ class ModelMonitor:
         # (alert_id, event_ts, message) of alerts that ask for retraining, not yet acted on;
         # alerts about an older version do not.
         self._episode_alerts: list[tuple[str, int, str]] = []
+        self._alert_of: dict[tuple, tuple[str, int, str]] = {}  # key -> its episode's latest alert
 
     def _build_feature_detectors(self) -> None:
         c = self.config
@@ -306,8 +307,12 @@ class ModelMonitor:
                           value=float(d.value), threshold=float(d.threshold),
                           event_ts=event_ts, ts=now_ms, message=d.message)
             out.alerts.append(alert)
-            if d.kind in RETRAIN_KINDS:
-                self._episode_alerts.append((alert.alert_id, event_ts, alert.message))
+            self._alert_of[d.key] = (alert.alert_id, event_ts, alert.message)
+        # The policy decides which episodes ask for retraining (e.g. a performance
+        # drop only once confirmed); the request cites the episode's latest alert.
+        for key in self.policy.retrain_keys:
+            if key in self._alert_of:
+                self._episode_alerts.append(self._alert_of[key])
 
     def _maybe_retrain(self, out: MonitorOutput, now_ms: int) -> None:
         c = self.config

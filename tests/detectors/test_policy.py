@@ -116,3 +116,76 @@ def test_bad_parameters_are_rejected():
         AlertPolicy(recover_windows=0)
     with pytest.raises(ValueError, match="cooldown"):
         AlertPolicy(cooldown=-1)
+
+
+def sev(severity, feature="amount", detector="ks", kind="data_drift"):
+    return Detection(kind, detector, feature, 0.3, 0.1, 0, severity, f"{feature} moved")
+
+
+def test_severity_escalates_once_and_never_steps_down():
+    policy = AlertPolicy(recover_windows=2, cooldown=0)
+    assert policy.observe([sev("warning")], 100, [key()]) == [sev("warning")]
+    assert policy.observe([sev("critical")], 200, [key()]) == [sev("critical")]
+    # Flapping between levels inside the episode pages no one.
+    for n in range(300, 1000, 100):
+        assert policy.observe([sev("warning" if n % 200 else "critical")], n, [key()]) == []
+    policy.observe([], 1000, [key()])
+    policy.observe([], 1100, [key()])
+    assert policy.open_keys == []
+    # A new episode starts from its own severity again.
+    assert policy.observe([sev("warning")], 1200, [key()]) == [sev("warning")]
+
+
+def test_an_episode_that_opens_critical_does_not_escalate():
+    policy = AlertPolicy()
+    assert policy.observe([sev("critical"), sev("critical")], 100, [key()]) == [sev("critical")]
+    assert policy.observe([sev("critical")], 200, [key()]) == []
+
+
+def test_concept_drift_asks_for_retraining_once_per_episode():
+    policy = AlertPolicy(recover_windows=1, cooldown=0)
+    concept = key(None, "adwin", "concept_drift")
+    policy.observe([hit(None, "adwin", "concept_drift")], 100, [concept])
+    assert policy.retrain_keys == [concept]
+    policy.observe([hit(None, "adwin", "concept_drift")], 200, [concept])
+    assert policy.retrain_keys == []
+    policy.observe([], 300, [concept])  # recovered
+    policy.observe([hit(None, "adwin", "concept_drift")], 400, [concept])
+    assert policy.retrain_keys == [concept]
+
+
+def test_a_performance_drop_asks_once_confirmed():
+    perf = key(None, "accuracy", "performance")
+    policy = AlertPolicy(confirm_windows=3)
+    for n, asked in [(100, []), (200, []), (300, [perf]), (400, [])]:
+        policy.observe([hit(None, "accuracy", "performance")], n, [perf])
+        assert policy.retrain_keys == asked, n
+    critical = AlertPolicy(confirm_windows=3)
+    critical.observe([sev("critical", None, "accuracy", "performance")], 100, [perf])
+    assert critical.retrain_keys == [perf]
+
+
+def test_data_drift_alone_only_warns_unless_configured():
+    policy = AlertPolicy()
+    assert policy.observe([hit()], 100, [key()]) == [hit()] and policy.retrain_keys == []
+    assert policy.observe([sev("critical")], 200, [key()]) == [sev("critical")]
+    assert policy.retrain_keys == []
+    eager = AlertPolicy(retrain_on=("data_drift", "concept_drift"))
+    eager.observe([hit()], 100, [key()])
+    assert eager.retrain_keys == [key()]
+    with pytest.raises(ValueError, match="retrain_on"):
+        AlertPolicy(retrain_on=("drift",))
+    with pytest.raises(ValueError, match="retrain_on"):
+        AlertPolicy(retrain_on="concept_drift")
+
+
+def test_state_of_the_older_three_field_format_still_loads():
+    policy = AlertPolicy()
+    policy.load_state_dict({"episodes": [["data_drift", "ks", "amount", True, 0, 0]]})
+    assert policy.open_keys == [key()]
+    assert policy.observe([sev("critical")], 100, [key()]) == [sev("critical")]
+    old = AlertPolicy()
+    old.__dict__["_episodes"] = {key(): [True, 0, 0]}
+    del old.__dict__["retrain_on"], old.__dict__["_retrain"]
+    twin = pickle.loads(pickle.dumps(old))
+    assert twin.open_keys == [key()] and twin.retrain_on == ("concept_drift", "performance")
