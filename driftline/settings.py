@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from driftline.contract import ALERT_KINDS
 from driftline.exceptions import SettingsError
 
 # field name -> environment variable; the single place these names are spelled.
@@ -36,6 +37,8 @@ ENV: dict[str, str] = {
     "label_ttl_ms": "DRIFTLINE_LABEL_TTL_MS",
     "max_pending": "DRIFTLINE_MAX_PENDING",
     "reference_size": "DRIFTLINE_REFERENCE_SIZE",
+    "false_alarm_rate": "DRIFTLINE_FALSE_ALARM_RATE",
+    "retrain_on": "DRIFTLINE_RETRAIN_ON",
     "metrics_every": "DRIFTLINE_METRICS_EVERY",
     "retrain_cooldown_ms": "DRIFTLINE_RETRAIN_COOLDOWN_MS",
     "min_train_examples": "DRIFTLINE_MIN_TRAIN_EXAMPLES",
@@ -83,6 +86,20 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1e-2:
+        raise ValueError
+    return value
+
+
+def _alert_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    if not set(kinds) <= set(ALERT_KINDS):
+        raise ValueError
+    return kinds
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError
@@ -102,6 +119,9 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "label_ttl_ms": (_positive_int, "an integer >= 1"),
     "max_pending": (_positive_int, "an integer >= 1"),
     "reference_size": (_positive_int, "an integer >= 1"),
+    "false_alarm_rate": (_rate, "a rate of false alarms per event between 0 and 0.01, e.g. 1e-6"),
+    "retrain_on": (_alert_kinds, "a comma-separated list of alert kinds (concept_drift, performance, "
+                                 "data_drift, data_quality)"),
     "metrics_every": (_positive_int, "an integer >= 1"),
     "retrain_cooldown_ms": (_positive_int, "an integer >= 1"),
     "min_train_examples": (_positive_int, "an integer >= 1"),
@@ -130,6 +150,10 @@ class Settings:
     label_ttl_ms: int = 3_600_000
     max_pending: int = 200_000
     reference_size: int = 1000
+    # Target false alarms per prediction event and model, over every feature and detector.
+    false_alarm_rate: float = 1e-6
+    # Alert kinds whose episodes ask for retraining; data drift alone only warns.
+    retrain_on: tuple[str, ...] = ("concept_drift", "performance")
     metrics_every: int = 1000
     retrain_cooldown_ms: int = 600_000
     min_train_examples: int = 1000
