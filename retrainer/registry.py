@@ -1,23 +1,35 @@
-"""The model registry: every version of every model, and why it exists.
+"""The model registry: registered models, every version of each and why it exists, and retrain runs.
 
-One row per version. Each row records its parent (the champion it was measured
-against), the retrain request and alerts behind it, the data window it was
-trained on, its holdout figures and the gate's reason. SQLite by default,
-any SQLAlchemy URL (PostgreSQL in production).
+A *registration* says how a model is retrained (task, trainer and its
+parameters, gate metric and margin). A *version* records its parent (the
+champion it was measured against), the retrain request and alerts behind it,
+the data window it was trained on, the trainer and parameters, the holdout
+figures of challenger and champion, the gate's reason, the monitor's
+reference profile and its artifact. A *run* records each retrain request a
+worker handled: who, when, how often it was attempted, and what came of it.
+
+SQLite by default, any SQLAlchemy URL (PostgreSQL in production). Opening a
+registry migrates its database to the newest schema
+(:mod:`~driftline.retrainer.migrate`).
 
 Examples
 --------
 >>> registry = Registry("sqlite://")
+>>> registry.register_model("fraud", trainer_params={"passes": 3}).gate_metric
+'accuracy'
 >>> common = dict(parent_version=None, alert_ids=["a1"], window={}, metrics={},
 ...               artifact_uri=None, sha256=None, reason="r", trainer="t", features=["x"])
 >>> v1 = registry.register("fraud", status="champion", request_id="q1", **common)
->>> v2 = registry.register("fraud", status="champion", request_id="q2", **common)
->>> [(v.version, v.status) for v in registry.versions("fraud")]
-[('1', 'archived'), ('2', 'champion')]
+>>> v2 = registry.register("fraud", status="champion", request_id="q2",
+...                        **{**common, "parent_version": "1", "reference": {"x": [0, 1]}})
+>>> [(v.version, v.status, v.status_reason) for v in registry.versions("fraud")]
+[('1', 'archived', 'replaced by v2'), ('2', 'champion', None)]
 >>> registry.register("fraud", status="rejected", request_id="q2", **common).version
 '2'
->>> registry.champion("fraud").request_id
-'q2'
+>>> registry.champion("fraud").reference
+{'x': [0, 1]}
+>>> [v.version for v in registry.lineage("fraud", "2")]
+['2', '1']
 >>> registry.close()
 """
 
@@ -28,69 +40,34 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from driftline.retrainer import migrate
 from driftline.retrainer.exceptions import RegistryError
+from driftline.retrainer.schema import (
+    DEFAULT_GATE_METRIC,
+    DEFAULT_TASK,
+    STATUSES,
+    TASKS,
+    ModelRow,
+    RunRow,
+    VersionRow,
+)
 
-STATUSES = ("champion", "rejected", "archived")
-# What register() accepts; "archived" is only ever reached by being replaced.
+__all__ = ["Registry", "VersionRecord", "ModelRecord", "RunRecord", "STATUSES", "TASKS"]
+
+# What register() accepts; "archived" and "demoted" are only reached by being replaced.
 REGISTER_STATUSES = ("champion", "rejected")
 # A lost race for a version number is retried; more than a handful means something else is wrong.
 _MAX_ATTEMPTS = 8
 
 
-class _Base(DeclarativeBase):
-    pass
-
-
-class _VersionRow(_Base):
-    __tablename__ = "driftline_model_versions"
-    __table_args__ = (
-        UniqueConstraint("model_id", "version_num", name="uq_driftline_version"),
-        # NULL request_ids (manual registrations) never collide, in SQLite and PostgreSQL alike.
-        UniqueConstraint("model_id", "request_id", name="uq_driftline_request"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    model_id: Mapped[str] = mapped_column(String(255), index=True)
-    version_num: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
-    parent_version: Mapped[str | None] = mapped_column(String(32))
-    request_id: Mapped[str | None] = mapped_column(String(255))
-    alert_ids: Mapped[list] = mapped_column(JSON)
-    window: Mapped[dict] = mapped_column(JSON)
-    metrics: Mapped[dict] = mapped_column(JSON)
-    artifact_uri: Mapped[str | None] = mapped_column(Text)
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    reason: Mapped[str] = mapped_column(Text)
-    trainer: Mapped[str] = mapped_column(String(255))
-    features: Mapped[list] = mapped_column(JSON)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-
-
-# At most one champion per model, even if two writers promote at once.
-Index(
-    "uq_driftline_one_champion", _VersionRow.model_id, unique=True,
-    sqlite_where=_VersionRow.status == "champion",
-    postgresql_where=_VersionRow.status == "champion",
-)
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,16 +89,66 @@ class VersionRecord:
     trainer: str
     features: list[str]
     created_at: int  # epoch ms
+    trainer_params: dict = dataclasses.field(default_factory=dict)
+    reference: dict | None = None
+    status_reason: str | None = None
+    status_changed_at: int | None = None
 
     @classmethod
-    def _of(cls, row: _VersionRow) -> VersionRecord:
+    def _of(cls, row: VersionRow) -> VersionRecord:
         return cls(
             model_id=row.model_id, version=str(row.version_num), status=row.status,
             parent_version=row.parent_version, request_id=row.request_id,
             alert_ids=list(row.alert_ids), window=dict(row.window), metrics=dict(row.metrics),
             artifact_uri=row.artifact_uri, sha256=row.sha256, reason=row.reason,
             trainer=row.trainer, features=list(row.features), created_at=row.created_at,
+            trainer_params=dict(row.trainer_params or {}), reference=row.reference,
+            status_reason=row.status_reason, status_changed_at=row.status_changed_at,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRecord:
+    """A model's registration: how it is retrained and gated."""
+
+    model_id: str
+    task: str
+    trainer: str | None  # None: the worker's default trainer
+    trainer_params: dict
+    gate_metric: str
+    gate_margin: float | None  # None: the worker's DRIFTLINE_GATE_MARGIN
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def _of(cls, row: ModelRow) -> ModelRecord:
+        return cls(model_id=row.model_id, task=row.task, trainer=row.trainer,
+                   trainer_params=dict(row.trainer_params), gate_metric=row.gate_metric,
+                   gate_margin=row.gate_margin, created_at=row.created_at,
+                   updated_at=row.updated_at)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """One retrain request as a worker handled it."""
+
+    model_id: str
+    request_id: str
+    alert_ids: list[str]
+    state: str  # "started" | "finished" | "failed"
+    worker_id: str
+    attempts: int
+    started_at: int
+    finished_at: int | None
+    outcome: str | None
+    version: str | None
+
+    @classmethod
+    def _of(cls, row: RunRow) -> RunRecord:
+        return cls(model_id=row.model_id, request_id=row.request_id, alert_ids=list(row.alert_ids),
+                   state=row.state, worker_id=row.worker_id, attempts=row.attempts,
+                   started_at=row.started_at, finished_at=row.finished_at, outcome=row.outcome,
+                   version=row.version)
 
 
 def _engine(url: str) -> Engine:
@@ -152,7 +179,7 @@ def _engine(url: str) -> Engine:
 
 
 class Registry:
-    """Model versions in a SQL database (tables are created on first use).
+    """Models, versions and retrain runs in a SQL database, migrated to the newest schema on open.
 
     Parameters
     ----------
@@ -163,35 +190,109 @@ class Registry:
     def __init__(self, url: str):
         self.url = url
         self._engine = _engine(url)
-        _Base.metadata.create_all(self._engine)
+        try:
+            migrate.upgrade(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
         self._session = sessionmaker(self._engine, expire_on_commit=False)
 
-    # ------------------------------------------------------------ reading
+    # ------------------------------------------------------------ models
 
     def models(self) -> list[str]:
+        """Every model the registry knows: registered, versioned, or with a retrain run."""
         with self._session() as s:
-            return list(s.scalars(select(_VersionRow.model_id).distinct().order_by(_VersionRow.model_id)))
+            ids = set(s.scalars(select(ModelRow.model_id)))
+            ids.update(s.scalars(select(VersionRow.model_id).distinct()))
+            ids.update(s.scalars(select(RunRow.model_id).distinct()))
+        return sorted(ids)
+
+    def model(self, model_id: str) -> ModelRecord | None:
+        """The registration of ``model_id``, if it has one."""
+        with self._session() as s:
+            row = s.get(ModelRow, model_id)
+            return None if row is None else ModelRecord._of(row)
+
+    def register_model(
+        self, model_id: str, *, task: str | None = None, trainer: str | None = None,
+        trainer_params: dict | None = None, gate_metric: str | None = None,
+        gate_margin: float | None = None,
+    ) -> ModelRecord:
+        """Create or update the registration of ``model_id``; ``None`` keeps the current value.
+
+        New registrations default to a classification task, the worker's
+        default trainer (``trainer=""`` also goes back to it), no trainer
+        parameters, the accuracy metric and the worker's gate margin. The
+        trainer spec is stored as given: the CLI checks that it imports.
+        """
+        if not model_id:
+            raise RegistryError("a model needs a non-empty model_id")
+        if task is not None and task not in TASKS:
+            raise RegistryError(f"task must be one of {TASKS}, got {task!r}")
+        if gate_margin is not None and not gate_margin >= 0:
+            raise RegistryError(f"gate margin must be a number >= 0, got {gate_margin!r}")
+        if trainer_params is not None and not isinstance(trainer_params, dict):
+            raise RegistryError(f"trainer parameters must be a dict, got {type(trainer_params).__name__}")
+        now = _now_ms()
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                with self._session() as s, s.begin():
+                    row = s.get(ModelRow, model_id)
+                    if row is None:
+                        row = ModelRow(model_id=model_id, task=DEFAULT_TASK, trainer=None,
+                                       trainer_params={}, gate_metric=DEFAULT_GATE_METRIC,
+                                       gate_margin=None, created_at=now, updated_at=now)
+                        s.add(row)
+                    if task is not None:
+                        row.task = task
+                    if trainer is not None:
+                        row.trainer = trainer or None
+                    if trainer_params is not None:
+                        row.trainer_params = dict(trainer_params)
+                    if gate_metric is not None:
+                        row.gate_metric = gate_metric
+                    if gate_margin is not None:
+                        row.gate_margin = float(gate_margin)
+                    row.updated_at = now
+                    s.flush()
+                    return ModelRecord._of(row)
+            except IntegrityError:
+                continue  # registered by another writer at the same moment: update that one
+        raise RegistryError(f"could not register {model_id!r} after {_MAX_ATTEMPTS} attempts")
+
+    # ------------------------------------------------------------ reading versions
 
     def versions(self, model_id: str) -> list[VersionRecord]:
         """All versions of ``model_id``, oldest first."""
-        return self._many(select(_VersionRow).where(_VersionRow.model_id == model_id)
-                          .order_by(_VersionRow.version_num))
+        return self._many(select(VersionRow).where(VersionRow.model_id == model_id)
+                          .order_by(VersionRow.version_num))
 
     def get(self, model_id: str, version: str) -> VersionRecord | None:
         try:
             num = int(version)
         except (TypeError, ValueError):
             return None
-        return self._one(select(_VersionRow).where(_VersionRow.model_id == model_id,
-                                                   _VersionRow.version_num == num))
+        return self._one(select(VersionRow).where(VersionRow.model_id == model_id,
+                                                  VersionRow.version_num == num))
 
     def champion(self, model_id: str) -> VersionRecord | None:
-        return self._one(select(_VersionRow).where(_VersionRow.model_id == model_id,
-                                                   _VersionRow.status == "champion"))
+        return self._one(select(VersionRow).where(VersionRow.model_id == model_id,
+                                                  VersionRow.status == "champion"))
 
     def find_by_request(self, model_id: str, request_id: str) -> VersionRecord | None:
-        return self._one(select(_VersionRow).where(_VersionRow.model_id == model_id,
-                                                   _VersionRow.request_id == request_id))
+        return self._one(select(VersionRow).where(VersionRow.model_id == model_id,
+                                                  VersionRow.request_id == request_id))
+
+    def lineage(self, model_id: str, version: str) -> list[VersionRecord]:
+        """``version`` and its ancestors through ``parent_version``, newest first."""
+        chain: list[VersionRecord] = []
+        seen: set[str] = set()
+        record = self.get(model_id, version)
+        while record is not None and record.version not in seen:
+            chain.append(record)
+            seen.add(record.version)
+            record = self.get(model_id, record.parent_version) if record.parent_version else None
+        return chain
 
     def _one(self, query: Any) -> VersionRecord | None:
         with self._session() as s:
@@ -202,20 +303,23 @@ class Registry:
         with self._session() as s:
             return [VersionRecord._of(row) for row in s.scalars(query)]
 
-    # ------------------------------------------------------------ writing
+    # ------------------------------------------------------------ writing versions
 
     def register(
         self, model_id: str, *, status: str, parent_version: str | None,
         request_id: str | None, alert_ids: list[str], window: dict, metrics: dict,
         artifact_uri: str | None, sha256: str | None, reason: str, trainer: str,
-        features: list[str],
+        features: list[str], trainer_params: dict | None = None, reference: dict | None = None,
     ) -> VersionRecord:
         """Store a new version under the next number and return it.
 
         A champion archives the previous champion in the same transaction. If
         ``request_id`` is already registered for ``model_id``, nothing is
         written and the existing record is returned: a request yields one
-        version, however many workers handle it.
+        version, however many workers handle it. A retrain run of that
+        request, if one was started, is finished in the same transaction, so
+        a version never exists without its run being closed. ``reference`` is
+        stored untouched.
         """
         if status not in REGISTER_STATUSES:
             raise RegistryError(f"status must be one of {REGISTER_STATUSES}, got {status!r}")
@@ -223,7 +327,8 @@ class Registry:
             model_id=model_id, status=status, parent_version=parent_version,
             request_id=request_id, alert_ids=list(alert_ids), window=dict(window),
             metrics=dict(metrics), artifact_uri=artifact_uri, sha256=sha256, reason=reason,
-            trainer=trainer, features=list(features),
+            trainer=trainer, features=list(features), trainer_params=dict(trainer_params or {}),
+            reference=reference,
         )
         for _ in range(_MAX_ATTEMPTS):
             if request_id is not None:
@@ -240,21 +345,26 @@ class Registry:
                             f"after {_MAX_ATTEMPTS} attempts")
 
     def _insert(self, fields: dict[str, Any]) -> VersionRecord:
+        now = _now_ms()
         with self._session() as s, s.begin():
             model_id = fields["model_id"]
-            last = s.scalar(select(func.max(_VersionRow.version_num))
-                            .where(_VersionRow.model_id == model_id))
+            last = s.scalar(select(func.max(VersionRow.version_num))
+                            .where(VersionRow.model_id == model_id))
+            num = (last or 0) + 1
             if fields["status"] == "champion":
-                s.execute(update(_VersionRow)
-                          .where(_VersionRow.model_id == model_id, _VersionRow.status == "champion")
-                          .values(status="archived"))
-            row = _VersionRow(version_num=(last or 0) + 1,
-                              created_at=time.time_ns() // 1_000_000, **fields)
+                s.execute(update(VersionRow)
+                          .where(VersionRow.model_id == model_id, VersionRow.status == "champion")
+                          .values(status="archived", status_reason=f"replaced by v{num}",
+                                  status_changed_at=now))
+            row = VersionRow(version_num=num, created_at=now, **fields)
             s.add(row)
             s.flush()
+            if fields["request_id"] is not None:
+                self._close_run(s, model_id, fields["request_id"], "finished", fields["reason"],
+                                str(num), now)
             return VersionRecord._of(row)
 
-    def promote(self, model_id: str, version: str) -> VersionRecord:
+    def promote(self, model_id: str, version: str, reason: str = "promoted by hand") -> VersionRecord:
         """Make ``version`` the champion by hand; the current champion is archived."""
         target = self.get(model_id, version)
         if target is None:
@@ -262,9 +372,9 @@ class Registry:
         if target.artifact_uri is None or target.sha256 is None:
             raise RegistryError(f"version {version} of {model_id!r} has no artifact "
                                 f"(it was {target.status}: {target.reason})")
-        return self._make_champion(model_id, int(version), demote_to="archived")
+        return self._make_champion(model_id, int(version), demote_to="archived", reason=reason)
 
-    def rollback(self, model_id: str) -> VersionRecord:
+    def rollback(self, model_id: str, reason: str | None = None) -> VersionRecord:
         """Demote the champion and restore the newest earlier version that was champion."""
         current = self.champion(model_id)
         if current is None:
@@ -274,18 +384,82 @@ class Registry:
                    and v.artifact_uri and v.sha256]
         if not earlier:
             raise RegistryError(f"model {model_id!r} has no earlier champion to go back to")
-        return self._make_champion(model_id, int(earlier[-1].version), demote_to="demoted")
+        return self._make_champion(model_id, int(earlier[-1].version), demote_to="demoted",
+                                   reason=reason or f"rolled back from v{current.version}")
 
-    def _make_champion(self, model_id: str, num: int, demote_to: str) -> VersionRecord:
+    def _make_champion(self, model_id: str, num: int, demote_to: str, reason: str) -> VersionRecord:
+        now = _now_ms()
         with self._session() as s, s.begin():
-            s.execute(update(_VersionRow)
-                      .where(_VersionRow.model_id == model_id, _VersionRow.status == "champion",
-                             _VersionRow.version_num != num)
-                      .values(status=demote_to))
-            s.execute(update(_VersionRow)
-                      .where(_VersionRow.model_id == model_id, _VersionRow.version_num == num)
-                      .values(status="champion"))
+            s.execute(update(VersionRow)
+                      .where(VersionRow.model_id == model_id, VersionRow.status == "champion",
+                             VersionRow.version_num != num)
+                      .values(status=demote_to, status_changed_at=now,
+                              status_reason=f"{'demoted' if demote_to == 'demoted' else 'replaced'}"
+                                            f" by hand: v{num} is champion ({reason})"))
+            s.execute(update(VersionRow)
+                      .where(VersionRow.model_id == model_id, VersionRow.version_num == num)
+                      .values(status="champion", status_reason=reason, status_changed_at=now))
         return self.get(model_id, str(num))
+
+    # ------------------------------------------------------------ retrain runs
+
+    def start_run(self, model_id: str, request_id: str, worker_id: str,
+                  alert_ids: list[str] | None = None) -> RunRecord:
+        """Note that ``worker_id`` starts on a request, and return the run.
+
+        A request seen before keeps its one run: a started one (whose worker
+        died or gave up) is taken over and its ``attempts`` counted up; a
+        finished or failed one is returned as it is, and the caller does not
+        train again.
+        """
+        now = _now_ms()
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                with self._session() as s, s.begin():
+                    row = s.scalars(select(RunRow).where(RunRow.model_id == model_id,
+                                                         RunRow.request_id == request_id)).first()
+                    if row is None:
+                        row = RunRow(model_id=model_id, request_id=request_id,
+                                     alert_ids=list(alert_ids or []), state="started",
+                                     worker_id=worker_id, attempts=1, started_at=now)
+                        s.add(row)
+                    elif row.state == "started":
+                        row.worker_id, row.attempts, row.started_at = worker_id, row.attempts + 1, now
+                    s.flush()
+                    return RunRecord._of(row)
+            except IntegrityError:
+                continue  # another worker inserted it first: take that row
+        raise RegistryError(f"could not start a run for {request_id!r} after {_MAX_ATTEMPTS} attempts")
+
+    def fail_run(self, model_id: str, request_id: str, reason: str, worker_id: str,
+                 alert_ids: list[str] | None = None) -> RunRecord:
+        """Close the run of a request that produced no version, with the reason."""
+        self.start_run(model_id, request_id, worker_id, alert_ids)  # a run to close, if none yet
+        with self._session() as s, s.begin():
+            self._close_run(s, model_id, request_id, "failed", reason, None, _now_ms())
+        return self.run(model_id, request_id)
+
+    @staticmethod
+    def _close_run(s: Session, model_id: str, request_id: str, state: str, outcome: str,
+                   version: str | None, now: int) -> None:
+        s.execute(update(RunRow)
+                  .where(RunRow.model_id == model_id, RunRow.request_id == request_id,
+                         RunRow.state == "started")
+                  .values(state=state, outcome=outcome, version=version, finished_at=now))
+
+    def run(self, model_id: str, request_id: str) -> RunRecord | None:
+        with self._session() as s:
+            row = s.scalars(select(RunRow).where(RunRow.model_id == model_id,
+                                                 RunRow.request_id == request_id)).first()
+            return None if row is None else RunRecord._of(row)
+
+    def runs(self, model_id: str) -> list[RunRecord]:
+        """The retrain runs of ``model_id``, oldest first."""
+        with self._session() as s:
+            return [RunRecord._of(row) for row in s.scalars(
+                select(RunRow).where(RunRow.model_id == model_id).order_by(RunRow.id))]
+
+    # ------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
         self._engine.dispose()

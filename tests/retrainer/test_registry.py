@@ -127,3 +127,81 @@ def test_only_champions_and_rejections_are_registered(registry: Registry, status
     with pytest.raises(RegistryError, match="status must be one of"):
         register(registry, status=status)
     assert registry.versions("fraud") == []
+
+
+def test_a_registration_is_created_then_updated_field_by_field(registry: Registry) -> None:
+    assert registry.model("fraud") is None
+    first = registry.register_model("fraud", trainer="pkg.mod:fit", trainer_params={"depth": 3})
+    assert (first.task, first.trainer, first.trainer_params, first.gate_metric, first.gate_margin) == (
+        "classification", "pkg.mod:fit", {"depth": 3}, "accuracy", None)
+    updated = registry.register_model("fraud", gate_margin=0.02, task="regression")
+    assert (updated.trainer, updated.trainer_params, updated.gate_margin, updated.task) == (
+        "pkg.mod:fit", {"depth": 3}, 0.02, "regression")
+    assert updated.created_at == first.created_at and updated.updated_at >= first.updated_at
+    assert registry.register_model("fraud", trainer="").trainer is None  # back to the worker's default
+    assert registry.model("fraud").gate_margin == 0.02
+    assert registry.models() == ["fraud"]  # registered, though it has no version yet
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"task": "ranking"}, "task must be one of"),
+    ({"gate_margin": -0.1}, "gate margin must be a number >= 0"),
+    ({"trainer_params": ["a"]}, "trainer parameters must be a dict"),
+])
+def test_a_bad_registration_is_refused(registry: Registry, kwargs: dict, message: str) -> None:
+    with pytest.raises(RegistryError, match=message):
+        registry.register_model("fraud", **kwargs)
+    assert registry.model("fraud") is None
+
+
+def test_lineage_reference_and_trainer_params_are_kept(registry: Registry) -> None:
+    reference = {"features": {"amount": {"kind": "number", "quantiles": [0.5, 1.5, 9.0]}},
+                 "n": 1000, "nested": [{"a": None}]}
+    register(registry, request_id="q1")
+    register(registry, request_id="q2", status="rejected", parent_version="1")
+    v3 = register(registry, request_id="q3", parent_version="1", trainer_params={"passes": 2},
+                  reference=reference)
+    assert (v3.reference, v3.trainer_params) == (reference, {"passes": 2})
+    assert registry.get("fraud", "3") == v3
+    assert register(registry).reference is None
+    assert [v.version for v in registry.lineage("fraud", "3")] == ["3", "1"]
+    assert registry.lineage("fraud", "9") == []
+    archived = registry.get("fraud", "1")
+    assert (archived.status, archived.status_reason) == ("archived", "replaced by v3")
+
+
+def test_a_run_is_one_row_per_request_and_closes_with_its_version(registry: Registry) -> None:
+    run = registry.start_run("fraud", "q1", "worker-a", alert_ids=["a1"])
+    assert (run.state, run.attempts, run.worker_id, run.alert_ids) == ("started", 1, "worker-a", ["a1"])
+    # worker-a died; worker-b takes the request over.
+    again = registry.start_run("fraud", "q1", "worker-b")
+    assert (again.state, again.attempts, again.worker_id) == ("started", 2, "worker-b")
+    record = register(registry, request_id="q1", reason="promoted: fine")
+    done = registry.run("fraud", "q1")
+    assert (done.state, done.version, done.outcome, done.attempts) == (
+        "finished", record.version, "promoted: fine", 2)
+    assert done.finished_at >= done.started_at
+    # A finished run is not started again: the caller republishes instead of training.
+    assert registry.start_run("fraud", "q1", "worker-c") == done
+    failed = registry.fail_run("fraud", "q2", "model 'fraud' is not registered", "worker-c")
+    assert (failed.state, failed.version, failed.outcome) == (
+        "failed", None, "model 'fraud' is not registered")
+    assert [r.request_id for r in registry.runs("fraud")] == ["q1", "q2"]
+    assert registry.runs("churn") == [] and registry.run("fraud", "q9") is None
+
+
+def test_two_workers_starting_one_request_share_one_run(registry_url: str) -> None:
+    a, b = Registry(registry_url), Registry(registry_url)
+    try:
+        threads = [threading.Thread(target=reg.start_run, args=("fraud", f"q{i}", name))
+                   for i in range(4) for reg, name in ((a, "a"), (b, "b"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        runs = a.runs("fraud")
+        assert sorted(r.request_id for r in runs) == ["q0", "q1", "q2", "q3"]
+        assert {r.attempts for r in runs} == {2}
+    finally:
+        a.close()
+        b.close()
