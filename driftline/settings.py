@@ -45,6 +45,9 @@ ENV: dict[str, str] = {
     "max_train_examples": "DRIFTLINE_MAX_TRAIN_EXAMPLES",
     "retrain_wait_s": "DRIFTLINE_RETRAIN_WAIT_S",
     "gate_margin": "DRIFTLINE_GATE_MARGIN",
+    "train_timeout_s": "DRIFTLINE_TRAIN_TIMEOUT_S",
+    "retrain_max_attempts": "DRIFTLINE_RETRAIN_MAX_ATTEMPTS",
+    "require_registration": "DRIFTLINE_REQUIRE_REGISTRATION",
     "holdout_fraction": "DRIFTLINE_HOLDOUT_FRACTION",
     "log_level": "DRIFTLINE_LOG_LEVEL",
 }
@@ -100,6 +103,13 @@ def _alert_kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def _flag(text: str) -> bool:
+    value = text.lower()
+    if value not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        raise ValueError
+    return value in {"1", "true", "yes", "on"}
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError
@@ -128,6 +138,9 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_train_examples": (_positive_int, "an integer >= 1"),
     "retrain_wait_s": (_non_negative_float, "a number of seconds >= 0"),
     "gate_margin": (_non_negative_float, "a number >= 0"),
+    "train_timeout_s": (_non_negative_float, "a number of seconds >= 0 (0: no limit)"),
+    "retrain_max_attempts": (_positive_int, "an integer >= 1"),
+    "require_registration": (_flag, "true or false"),
     "holdout_fraction": (_fraction, "a number between 0 and 1"),
     "log_level": (_log_level, "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
 }
@@ -160,6 +173,12 @@ class Settings:
     max_train_examples: int = 20_000
     retrain_wait_s: float = 300.0
     gate_margin: float = 0.01
+    # A trainer still running after this long is stopped and its version rejected; 0: no limit.
+    train_timeout_s: float = 600.0
+    # A retrain request that fails this often (database or broker down) goes to the dead-letter topic.
+    retrain_max_attempts: int = 5
+    # On: a retrain request for a model with neither a registration nor a version fails.
+    require_registration: bool = False
     holdout_fraction: float = 0.3
     log_level: str = "WARNING"
 

@@ -21,3 +21,15 @@ class RegistryError(RetrainerError, ValueError):
 
 class WindowInterrupted(RetrainerError):
     """The worker was stopped while waiting for enough labeled examples; the request is not done."""
+
+
+class TrainingFailed(RetrainerError):
+    """A trainer raised, returned no usable model, died, or ran past its time limit; the message says which."""
+
+
+class TrainingTimeout(TrainingFailed):
+    """A trainer ran past ``DRIFTLINE_TRAIN_TIMEOUT_S`` and was stopped."""
+
+
+class TrainingInterrupted(RetrainerError):
+    """The worker was stopped while a trainer ran; the trainer was ended and the request is not done."""

@@ -33,8 +33,10 @@ rejected: the window holds 50 labeled examples, at least 100 are needed
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import pickle
+import threading
 import time
 from typing import Any
 
@@ -42,10 +44,12 @@ import pandas as pd
 
 from driftline.contract import RetrainRequest
 from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.exceptions import TrainingFailed, TrainingInterrupted
 from driftline.retrainer.frame import feature_columns, labeled_frame
 from driftline.retrainer.gate import accuracy, baseline_accuracy, decide, time_ordered_split
 from driftline.retrainer.registry import Registry, VersionRecord
 from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
+from driftline.retrainer.training import run_trainer
 from driftline.settings import Settings
 
 __all__ = ["retrain", "labeled_frame"]
@@ -70,6 +74,7 @@ def default_window(request: RetrainRequest, examples: pd.DataFrame) -> dict[str,
     return {
         "topic": None,
         "since_ts": request.since_ts,
+        "first_ts": int(examples["ts"].min()) if len(examples) else None,
         "until_ts": int(examples["ts"].max()) if len(examples) else None,
         "n_examples": len(examples),
         "offsets": {},
@@ -97,6 +102,11 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
     started = time.perf_counter()
     try:
         model = trainer(train, features, label="label")
+    except TrainingInterrupted:
+        raise  # the worker is stopping: the request is not done, so nothing is recorded
+    except TrainingFailed as exc:  # raised, died, timed out: recorded, never fatal
+        log.warning("%s", exc)
+        return _Outcome("rejected", f"rejected: {exc}", metrics)
     except Exception as exc:  # any trainer, any failure: recorded, never fatal
         log.warning("trainer %s failed", trainer_spec, exc_info=True)
         return _Outcome("rejected", f"rejected: the trainer {trainer_spec} raised {_describe(exc)}", metrics)
@@ -133,20 +143,45 @@ def _next_version(registry: Registry, model_id: str) -> str:
 
 def retrain(
     request: RetrainRequest, examples: pd.DataFrame, registry: Registry, store: ArtifactStore,
-    settings: Settings, trainer_spec: str = DEFAULT_TRAINER, window: dict | None = None,
+    settings: Settings, trainer_spec: str = DEFAULT_TRAINER, window: dict | None = None, *,
+    trainer_params: dict | None = None, reference: dict | None = None,
+    stop: threading.Event | None = None,
 ) -> VersionRecord:
     """Train a challenger on ``examples``, gate it against the champion, register the outcome.
 
     ``examples`` is a frame from :func:`labeled_frame`. A request is handled
     once: if it is registered already, its record is returned and nothing is
-    trained. Too few examples, a single class, or a trainer that raises give a
-    ``rejected`` version whose reason says so; a ``trainer_spec`` that cannot be
-    imported raises :class:`~driftline.retrainer.exceptions.TrainerLoadError`.
+    trained. The model's registration, if it has one, names the trainer, its
+    parameters and the gate margin; ``trainer_spec`` and ``trainer_params``
+    are the fallback. The trainer runs in a child process
+    (:func:`~driftline.retrainer.training.run_trainer`) under
+    ``settings.train_timeout_s``. Too few examples, a single class, or a
+    trainer that raises, dies or runs too long give a ``rejected`` version
+    whose reason says so; a trainer spec that cannot be imported raises
+    :class:`~driftline.retrainer.exceptions.TrainerLoadError`, and ``stop``
+    set during training raises
+    :class:`~driftline.retrainer.exceptions.TrainingInterrupted`; neither
+    records anything. ``reference`` (the monitor's reference profile) is
+    stored with the version untouched.
     """
     existing = registry.find_by_request(request.model_id, request.request_id)
     if existing is not None:
         return existing
-    trainer = load_trainer(trainer_spec)  # a wrong spec is a setup error: raised, not recorded
+    registration = registry.model(request.model_id)
+    if registration is not None:
+        if registration.trainer:
+            trainer_spec, trainer_params = registration.trainer, registration.trainer_params
+        elif registration.trainer_params:
+            trainer_params = registration.trainer_params
+        if registration.gate_margin is not None:
+            settings = settings.replace(gate_margin=registration.gate_margin)
+    trainer_params = dict(trainer_params or {})
+    if window is not None and "first_ts" not in window:
+        # The reader knows where it started; the oldest example's event time completes the range.
+        window = {**window, "first_ts": default_window(request, examples)["first_ts"]}
+    load_trainer(trainer_spec)  # a wrong spec is a setup error: raised, not recorded
+    trainer = functools.partial(run_trainer, trainer_spec, params=trainer_params,
+                                timeout_s=settings.train_timeout_s, stop=stop)
     champion = registry.champion(request.model_id)
     features = feature_columns(examples)
     outcome = _evaluate(examples, features, champion, store, settings, trainer, trainer_spec)
@@ -167,7 +202,8 @@ def retrain(
         request_id=request.request_id, alert_ids=list(request.alert_ids),
         window=window if window is not None else default_window(request, examples),
         metrics=outcome.metrics, artifact_uri=uri, sha256=sha, reason=outcome.reason,
-        trainer=trainer_spec, features=features,
+        trainer=trainer_spec, features=features, trainer_params=trainer_params,
+        reference=reference,
     )
     if uri is not None and record.artifact_uri != uri:
         store.remove(uri)  # another worker registered this request first

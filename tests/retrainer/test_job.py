@@ -56,7 +56,8 @@ def test_first_version_becomes_champion(registry: Registry, store: ArtifactStore
     assert (m["n_train"], m["n_holdout"], m["n_examples"]) == (700, 300, 1000)
     assert m["holdout_accuracy"] > 0.95 > m["baseline_accuracy"]
     assert m["champion_holdout_accuracy"] is None
-    assert record.window == {"topic": None, "since_ts": 1_000, "until_ts": 1_999, "n_examples": 1000,
+    assert record.window == {"topic": None, "since_ts": 1_000, "first_ts": 1_000, "until_ts": 1_999,
+                             "n_examples": 1000,
                              "offsets": {}}
     model = store.load(record.artifact_uri, record.sha256)
     holdout = examples.iloc[700:]
@@ -147,3 +148,75 @@ def test_the_champion_is_scored_on_its_own_features(registry: Registry, store: A
     record = retrain(request("q2"), changed, registry, store, SETTINGS)
     assert record.metrics["champion_holdout_accuracy"] is not None
     assert "age" not in record.features and "extra" in record.features
+
+
+ZOO = "tests.retrainer.trainer_zoo"
+
+
+def test_the_registration_names_the_trainer_and_its_parameters(registry: Registry, store: ArtifactStore) -> None:
+    registry.register_model("m", trainer=f"{ZOO}:nearest_mean", trainer_params={"scale": 2.0})
+    record = retrain(request("q1"), frame("sea", 1000), registry, store, SETTINGS,
+                     trainer_spec="tests.retrainer.test_job:exploding_trainer")  # only the fallback
+    assert (record.status, record.trainer, record.trainer_params) == (
+        "champion", f"{ZOO}:nearest_mean", {"scale": 2.0})
+    model = store.load(record.artifact_uri, record.sha256)
+    assert type(model).__name__ == "SklearnAdapter" and model.estimator.scale == 2.0
+
+
+def test_a_raw_river_estimator_is_fitted_and_stored(registry: Registry, store: ArtifactStore) -> None:
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS, trainer_spec=f"{ZOO}:river_tree",
+                     trainer_params={"grace_period": 30})
+    assert record.status == "champion" and record.metrics["holdout_accuracy"] > 0.9
+    assert type(store.load(record.artifact_uri, record.sha256)).__name__ == "RiverAdapter"
+
+
+def test_the_registration_sets_the_gate_margin(registry: Registry, store: ArtifactStore) -> None:
+    retrain(request("q1"), frame("agrawal0"), registry, store, SETTINGS)
+    registry.register_model("m", gate_margin=0.9)  # no challenger can gain 90 points
+    record = retrain(request("q2"), frame("agrawal2"), registry, store, SETTINGS)
+    assert record.status == "rejected" and "plus the margin 0.9000" in record.reason
+
+
+def test_a_trainer_past_its_time_limit_is_stopped_and_rejected(
+        registry: Registry, store: ArtifactStore, tmp_path) -> None:
+    import os
+
+    champion = retrain(request("q1"), frame(), registry, store, SETTINGS)
+    pid_file = tmp_path / "trainer.pid"
+    record = retrain(request("q2"), frame(seed=8), registry, store, SETTINGS.replace(train_timeout_s=2.0),
+                     trainer_spec=f"{ZOO}:slow", trainer_params={"pid_file": str(pid_file)})
+    assert record.status == "rejected" and record.artifact_uri is None
+    assert record.reason == (f"rejected: the trainer {ZOO}:slow did not finish within 2 s "
+                             f"(DRIFTLINE_TRAIN_TIMEOUT_S) and was stopped")
+    assert registry.champion("m") == champion
+    with pytest.raises(ProcessLookupError):  # the trainer's process is gone, not left running
+        os.kill(int(pid_file.read_text()), 0)
+
+
+@pytest.mark.parametrize("trainer, reason", [
+    ("dies", f"rejected: the trainer {ZOO}:dies died without an answer (exit code 3)"),
+    ("returns_a_string", f"rejected: the trainer {ZOO}:returns_a_string returned no usable model: "
+                         f"TypeError: the trainer returned a str, which is neither a model"),
+])
+def test_a_trainer_that_dies_or_returns_no_model(registry: Registry, store: ArtifactStore,
+                                                 trainer: str, reason: str) -> None:
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS, trainer_spec=f"{ZOO}:{trainer}")
+    assert record.status == "rejected" and record.reason.startswith(reason)
+
+
+def test_stopping_during_training_records_nothing(registry: Registry, store: ArtifactStore) -> None:
+    import threading
+
+    from driftline.retrainer.exceptions import TrainingInterrupted
+
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    with pytest.raises(TrainingInterrupted):
+        retrain(request("q1"), frame(), registry, store, SETTINGS, trainer_spec=f"{ZOO}:slow", stop=stop)
+    assert registry.versions("m") == []
+
+
+def test_the_reference_profile_is_stored_untouched(registry: Registry, store: ArtifactStore) -> None:
+    reference = {"features": {"age": {"quantiles": [20.0, 40.0, 60.0]}}, "n": 700}
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS, reference=reference)
+    assert record.reference == reference and registry.champion("m").reference == reference
