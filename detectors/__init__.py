@@ -10,6 +10,7 @@ from driftline.detectors.base import Detection, Detector, Key
 from driftline.detectors.chi2 import CategoricalDrift
 from driftline.detectors.error_rate import ErrorRateDrift
 from driftline.detectors.ks import NumericDrift
+from driftline.detectors.mmd import MultivariateDrift
 from driftline.detectors.policy import AlertPolicy
 from driftline.detectors.quality import DataQuality
 
@@ -22,5 +23,6 @@ __all__ = [
     "Detector",
     "ErrorRateDrift",
     "Key",
+    "MultivariateDrift",
     "NumericDrift",
 ]

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from driftline.detectors import (
-    AccuracyDrop, CategoricalDrift, DataQuality, Detector, ErrorRateDrift, NumericDrift,
+    AccuracyDrop, CategoricalDrift, DataQuality, Detector, ErrorRateDrift, MultivariateDrift,
+    NumericDrift,
 )
 
 
@@ -53,6 +54,16 @@ def _numeric(seed: int) -> list[np.ndarray]:
     return _split(X, rng)
 
 
+def _joint(seed: int) -> list[np.ndarray]:
+    # Features 0 and 1 keep their marginals; their correlation flips sign.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(3000, 3))
+    rho = np.r_[np.full(1500, 0.9), np.full(1500, -0.9)]
+    X[:, 1] = rho * X[:, 0] + np.sqrt(1.0 - rho ** 2) * X[:, 1]
+    X[rng.random(X.shape) < 0.05] = np.nan
+    return _split(X, rng)
+
+
 def _categorical(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     cats = np.array(["a", "b", "c", "d", None], dtype=object)
@@ -82,6 +93,10 @@ CASES: dict[type, Case] = {
         lambda: NumericDrift(["a", "b", "c"], reference_size=200, window=100,
                              false_alarm_rate=1e-4, seed=3),
         _numeric),
+    MultivariateDrift: Case(
+        lambda: MultivariateDrift(["a", "b", "c"], reference_size=300, window=150, n_components=50,
+                                  false_alarm_rate=1e-4, n_resamples=200, seed=3),
+        _joint),
     CategoricalDrift: Case(
         lambda: CategoricalDrift(["a", "b", "c"], reference_size=300, window=150,
                                  false_alarm_rate=1e-4),

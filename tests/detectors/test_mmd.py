@@ -1,0 +1,175 @@
+"""MultivariateDrift: joint changes, calibrated threshold, stored calibration, missing values, checks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import driftline.detectors.mmd as mmd
+from driftline.detectors import MultivariateDrift, NumericDrift
+from driftline.detectors._stats import chi2_sf
+from driftline.detectors.mmd import quadratic_form_isf, quadratic_form_sf
+from tests.detectors.cases import feed
+
+FEATURES = [f"x{j}" for j in range(10)]
+
+
+def correlated(rng, n, rho, d=10):
+    X = rng.normal(size=(n, d))
+    X[:, 1] = rho * X[:, 0] + np.sqrt(1.0 - rho ** 2) * X[:, 1]
+    return X
+
+
+@pytest.mark.parametrize("df", [1, 4, 30])
+def test_saddlepoint_tail_matches_chi_squared(df):
+    for x in [df + 3.0 * np.sqrt(2 * df), df + 6.0 * np.sqrt(2 * df), 4.0 * df + 20]:
+        exact = chi2_sf(x, df)
+        # Lugannani-Rice is worst for one degree of freedom (about 6% high there).
+        assert quadratic_form_sf(x, np.ones(df)) == pytest.approx(exact, rel=0.08)
+
+
+def test_saddlepoint_quantile_of_unequal_weights_holds_its_level():
+    rng = np.random.default_rng(3)
+    w = rng.exponential(size=20) ** 3
+    sims = rng.chisquare(1, size=(400_000, 20)) @ w
+    for p in [0.05, 1e-3, 1e-4]:
+        assert np.mean(sims > quadratic_form_isf(p, w)) == pytest.approx(p, rel=0.25)
+    assert quadratic_form_isf(1e-3, np.zeros(5)) == 0.0
+
+
+def test_correlation_flip_that_no_single_feature_shows_is_found():
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        start = 3000 + 97 * seed
+        X = np.r_[correlated(rng, start, 0.8), correlated(rng, 2000, -0.8)]
+        found = feed(MultivariateDrift(FEATURES, seed=seed), X)
+        assert found, f"seed {seed}: the flip was missed"
+        assert start <= found[0][0] <= start + 1000
+        # The marginals did not move: the per-feature KS test stays silent.
+        assert feed(NumericDrift(FEATURES, reference_size=2000), X) == []
+
+
+def test_a_mean_shift_in_one_feature_is_found():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(5000, 10))
+    X[3000:, 4] += 1.0
+    found = feed(MultivariateDrift(FEATURES), X)
+    assert found and 3000 <= found[0][0] < 4000
+    assert "largest mean shift x4 +" in found[0][1].message
+
+
+def test_false_alarms_match_the_rate_at_a_measurable_level():
+    # alpha = 1e-3 * 100 = 0.1 per window; 5 references x 1000 windows.
+    rates = []
+    for seed in range(5):
+        rng = np.random.default_rng(100 + seed)
+        det = MultivariateDrift(FEATURES[:4], reference_size=1000, window=100,
+                                n_components=100, false_alarm_rate=1e-3, seed=seed)
+        det.update(rng.normal(size=(1000, 4)))
+        alarms = len(feed(det, rng.normal(size=(100_000, 4)), batch=10_000))
+        rates.append(alarms / 1000)
+    assert 0.05 < np.mean(rates) < 0.15
+
+
+def test_stored_calibration_gives_identical_results_without_recomputing(monkeypatch):
+    rng = np.random.default_rng(2)
+    reference = correlated(rng, 3000, 0.8)  # thinned to reference_size rows
+    stream = np.r_[correlated(rng, 2000, 0.8), correlated(rng, 2000, -0.8)]
+    det = MultivariateDrift(FEATURES, seed=4)
+    det.set_reference(reference)
+    saved = json.loads(json.dumps(det.calibration))
+    assert saved == det.calibration
+    expected = [(i, d.value, d.message) for i, d in feed(det, stream)]
+    assert expected
+
+    def no_bootstrap(*args, **kwargs):
+        raise AssertionError("the calibration was computed again")
+
+    monkeypatch.setattr(mmd, "bootstrap_null", no_bootstrap)
+    again = MultivariateDrift(FEATURES, seed=4)
+    again.set_reference(reference, calibration=saved)
+    assert again.calibration == saved
+    assert [(i, d.value, d.message) for i, d in feed(again, stream)] == expected
+
+
+def test_a_calibration_for_other_parameters_or_rows_is_refused():
+    rng = np.random.default_rng(5)
+    reference = rng.normal(size=(500, 3))
+    det = MultivariateDrift(["a", "b", "c"], reference_size=500, window=100)
+    det.set_reference(reference)
+    cal = det.calibration
+    with pytest.raises(ValueError, match="other parameters .*window"):
+        MultivariateDrift(["a", "b", "c"], reference_size=500, window=200).set_reference(reference, cal)
+    with pytest.raises(ValueError, match="another reference"):
+        det.clone().set_reference(reference[::-1], cal)
+    with pytest.raises(ValueError, match="version"):
+        det.clone().set_reference(reference, {**cal, "version": 0})
+    with pytest.raises(ValueError, match="calibration must be"):
+        det.clone().set_reference(reference, {"threshold": 1.0})
+
+
+def test_missing_values_are_imputed_with_the_reference_median():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(6000, 3))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:, 2] = np.inf  # never present: non-finite is missing
+    det = MultivariateDrift(["a", "b", "c"], reference_size=2000)
+    assert feed(det, X) == []
+    assert det.calibration["center"][2] == 0.0 and det.calibration["scale"][2] == 1.0
+    # A window whose values are all missing sits at the medians: that is a change.
+    det.update(np.full((500, 3), np.nan))
+    assert det.checked == [("data_drift", "mmd", None)]
+
+
+def test_set_reference_drops_the_window_under_way_and_thins_with_the_seed():
+    rng = np.random.default_rng(7)
+    det = MultivariateDrift(["a", "b"], reference_size=300, window=100)
+    det.update(rng.normal(size=(350, 2)))
+    assert det.ready and det.n_seen == 350
+    big = rng.normal(size=(1000, 2))
+    det.set_reference(big)
+    assert det.calibration["reference_rows"] == 300
+    det.update(rng.normal(size=(99, 2)))
+    assert det.checked == []  # the 50 rows before set_reference() were dropped
+    det.update(rng.normal(size=(1, 2)))
+    assert len(det.checked) == 1
+    twin = MultivariateDrift(["a", "b"], reference_size=300, window=100)
+    twin.set_reference(big)
+    assert twin.calibration == det.calibration
+
+
+def test_statistic_and_alpha():
+    rng = np.random.default_rng(9)
+    det = MultivariateDrift(["a", "b"], reference_size=500, window=250, false_alarm_rate=2e-6)
+    assert det.alpha == pytest.approx(5e-4)
+    with pytest.raises(ValueError, match="no reference"):
+        det.statistic(rng.normal(size=(10, 2)))
+    det.update(rng.normal(size=(500, 2)))
+    assert det.statistic(rng.normal(size=(250, 2))) < det.calibration["threshold"]
+    assert det.statistic(rng.normal(size=(250, 2)) + 2.0) > det.calibration["critical_threshold"]
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"features": "ab"}, "features"),
+    ({"reference_size": 1}, "reference_size"),
+    ({"window": 0}, "window"),
+    ({"n_components": 0}, "n_components"),
+    ({"false_alarm_rate": 0.01}, "false_alarm_rate"),
+    ({"n_resamples": 0}, "n_resamples"),
+    ({"seed": -1}, "seed"),
+])
+def test_bad_parameters_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MultivariateDrift(**{"features": ["a", "b"], **kwargs})
+
+
+def test_bad_input_is_rejected():
+    det = MultivariateDrift(["a", "b"])
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        det.update(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="takes numbers"):
+        det.update([["x", "y"]])
+    with pytest.raises(ValueError, match="at least two rows"):
+        det.set_reference(np.zeros((1, 2)))
