@@ -8,6 +8,7 @@ alert per drift episode.
 from driftline.detectors.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
 from driftline.detectors.chi2 import CategoricalDrift
+from driftline.detectors.cusum import MeanShift
 from driftline.detectors.error_rate import ErrorRateDrift
 from driftline.detectors.ks import NumericDrift
 from driftline.detectors.mmd import MultivariateDrift
@@ -23,6 +24,7 @@ __all__ = [
     "Detector",
     "ErrorRateDrift",
     "Key",
+    "MeanShift",
     "MultivariateDrift",
     "NumericDrift",
 ]

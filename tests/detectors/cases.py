@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from driftline.detectors import (
-    AccuracyDrop, CategoricalDrift, DataQuality, Detector, ErrorRateDrift, MultivariateDrift,
-    NumericDrift,
+    AccuracyDrop, CategoricalDrift, DataQuality, Detector, ErrorRateDrift, MeanShift,
+    MultivariateDrift, NumericDrift,
 )
 
 
@@ -92,6 +92,9 @@ CASES: dict[type, Case] = {
     NumericDrift: Case(
         lambda: NumericDrift(["a", "b", "c"], reference_size=200, window=100,
                              false_alarm_rate=1e-4, seed=3),
+        _numeric),
+    MeanShift: Case(
+        lambda: MeanShift(["a", "b", "c"], reference_size=200, false_alarm_rate=1e-4, seed=3),
         _numeric),
     MultivariateDrift: Case(
         lambda: MultivariateDrift(["a", "b", "c"], reference_size=300, window=150, n_components=50,
