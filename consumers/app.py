@@ -25,6 +25,7 @@ from faust.types import EventT
 
 from driftline.consumers.join import model_of_key
 from driftline.consumers.monitor import ModelMonitor, MonitorConfig
+from driftline.consumers.profiles import RegistryProfiles
 from driftline.contract import (
     DeadLetter, Event, InvalidEvent, Topics, decode_feedback, decode_prediction,
 )
@@ -96,6 +97,7 @@ class MonitorWorker:
                     for name in ("labeled", "alerts", "retrain_requests", "metrics", "dead_letter")}
         self.source = app.topic(t.predictions, t.feedback, **raw)
         self.monitors: dict[str, ModelMonitor] = {}
+        self.profiles = RegistryProfiles(settings.resolved_registry_url)
         self.n_events = 0
         self.n_dead = 0
 
@@ -108,9 +110,9 @@ class MonitorWorker:
         if mon is None:
             stored = self.state.get(model_id)
             if stored is not None:
-                mon = stored.attach(self.pending)
+                mon = stored.attach(self.pending, self.profiles)
             else:
-                mon = ModelMonitor(model_id, self.pending, self.config)
+                mon = ModelMonitor(model_id, self.pending, self.config, self.profiles)
             self.monitors[model_id] = mon
         return mon
 

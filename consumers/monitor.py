@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,16 +26,16 @@ from driftline.consumers.join import LabelJoin
 from driftline.contract import (
     Alert, Feedback, Labeled, Metrics, Prediction, RetrainRequest, new_id,
 )
-from driftline.detectors import (
-    AccuracyDrop, AlertPolicy, CategoricalDrift, DataQuality, Detection, ErrorRateDrift,
-    NumericDrift,
-)
+from driftline.detectors import AlertPolicy, Detection
+from driftline.detectors.profile import PREDICTION, ReferenceProfile
 from driftline.detectors.quality import MISSING, WRONG_TYPE
+from driftline.detectors.suite import DriftSuite
 from driftline.detectors.summary import FeatureSummary, RollingAccuracy
 from driftline.settings import Settings
 
 NO_MODEL = "0"  # the version a service reports while it has no champion yet
-PREDICTION_FEATURE = "<prediction>"
+# (model_id, version) -> the profile the version was registered with, or None.
+ProfileSource = Callable[[str, str], "ReferenceProfile | None"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +43,7 @@ class MonitorConfig:
     reference_size: int = 1000
     window: int = 500
     false_alarm_rate: float = 1e-6
+    retrain_on: tuple[str, ...] = ("concept_drift", "performance")
     label_ttl_ms: int = 3_600_000
     max_pending: int = 200_000
     metrics_every: int = 1000
@@ -53,7 +54,8 @@ class MonitorConfig:
 
     @classmethod
     def from_settings(cls, s: Settings) -> MonitorConfig:
-        return cls(reference_size=s.reference_size, label_ttl_ms=s.label_ttl_ms,
+        return cls(reference_size=s.reference_size, false_alarm_rate=s.false_alarm_rate,
+                   retrain_on=tuple(s.retrain_on), label_ttl_ms=s.label_ttl_ms,
                    max_pending=s.max_pending, metrics_every=s.metrics_every,
                    retrain_cooldown_ms=s.retrain_cooldown_ms,
                    min_train_examples=s.min_train_examples)
@@ -106,17 +108,21 @@ class ModelMonitor:
 
     ``pending`` is the mapping holding not-yet-joined predictions (see
     :class:`LabelJoin`); it is not part of the pickled state, because in the
-    worker it is a faust table with its own changelog. After unpickling, call
-    :meth:`attach` with it.
+    worker it is a faust table with its own changelog. ``profiles`` finds the
+    reference profile a version was registered with, so its drift is measured
+    against its training data from the first prediction on; without one (or
+    when it finds none) the detectors warm up on the version's first
+    predictions. Neither is pickled: after unpickling, call :meth:`attach`.
     """
 
     def __init__(self, model_id: str, pending: MutableMapping[str, Any],
-                 config: MonitorConfig | None = None) -> None:
+                 config: MonitorConfig | None = None, profiles: ProfileSource | None = None) -> None:
         self.model_id = model_id
         self.config = config or MonitorConfig()
         self.version: str | None = None
-        self.numeric: list[str] | None = None
+        self.numeric: list[str] | None = None  # None until the schema is known
         self.categorical: list[str] = []
+        self.regression = False  # numeric predictions: the prediction is a numeric column
         self._recent = _RecentIds(self.config.recent_ids)
         self.counts = {"predictions": 0, "labeled": 0, "expired": 0, "invalid": 0,
                        "duplicates": 0, "type_errors": 0}
@@ -125,61 +131,83 @@ class ModelMonitor:
         self._watermark = 0
         self._retrain_at: int | None = None  # event time of the request in flight
         self._retrain_version: str | None = None
+        self.attach(pending, profiles)
         self._detectors_for(None)
-        self.join = LabelJoin(model_id, pending, ttl_ms=self.config.label_ttl_ms,
-                              max_pending=self.config.max_pending)
 
     # ------------------------------------------------------------ state
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("join")
+        state.pop("profiles")
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "suite" not in state:
+            # Written before the detectors became one suite: the version starts afresh.
+            state = {**state, "suite": None, "numeric": None, "regression": False,
+                     "_reference": "warm-up"}
         self.__dict__.update(state)
-        self.__dict__.setdefault("_alert_of", {})  # state written before it existed
+        self.__dict__.setdefault("_alert_of", {})
+        self.profiles = None
 
-    def attach(self, pending: MutableMapping[str, Any]) -> ModelMonitor:
+    def attach(self, pending: MutableMapping[str, Any], profiles: ProfileSource | None = None) -> ModelMonitor:
         self.join = LabelJoin(self.model_id, pending, ttl_ms=self.config.label_ttl_ms,
                               max_pending=self.config.max_pending)
+        self.profiles = profiles
         return self
 
     def _detectors_for(self, version: str | None) -> None:
         """Fresh detectors for a new serving version; the old reference no longer applies."""
         c = self.config
         self.version = version
-        self.numeric_drift: NumericDrift | None = None
-        self.categorical_drift: CategoricalDrift | None = None
-        if self.numeric is not None:
-            self._build_feature_detectors()
-        self.error_drift = ErrorRateDrift()
-        self.accuracy_drop = AccuracyDrop(window=c.window)
-        self.policy = AlertPolicy()
+        self.suite: DriftSuite | None = None
+        self._reference = "warm-up"
+        profile = None
+        if version not in (None, NO_MODEL) and self.profiles is not None:
+            profile = self.profiles(self.model_id, version)
+        if profile is not None:
+            self._set_schema(profile.numeric, profile.categorical)
+            self._build_suite()
+            self.suite.set_reference(profile)
+            self._reference = profile.source or f"the profile of version {version}"
+        elif self.numeric is not None:
+            self._build_suite()
+        self.policy = AlertPolicy(retrain_on=c.retrain_on)
         self.rolling = RollingAccuracy(c.accuracy_window)
         self._labeled_for_version = 0
         # (alert_id, event_ts, message) of alerts that ask for retraining, not yet acted on;
         # alerts about an older version do not.
         self._episode_alerts: list[tuple[str, int, str]] = []
-        self._alert_of: dict[tuple, tuple[str, int, str]] = {}  # key -> its episode's latest alert
+        # (kind, feature) -> the latest alert of that episode
+        self._alert_of: dict[tuple, tuple[str, int, str]] = {}
 
-    def _build_feature_detectors(self) -> None:
+    def _set_schema(self, numeric: list[str], categorical: list[str]) -> None:
+        """Feature columns, with the prediction named ``<prediction>`` among them."""
+        self.regression = PREDICTION in numeric
+        self.numeric = [n for n in numeric if n != PREDICTION]
+        self.categorical = [n for n in categorical if n != PREDICTION]
+
+    def _build_suite(self) -> None:
         c = self.config
         assert self.numeric is not None
-        if self.numeric:
-            self.numeric_drift = NumericDrift(self.numeric, reference_size=c.reference_size,
-                                              window=c.window, false_alarm_rate=c.false_alarm_rate)
-        self.categorical_drift = CategoricalDrift(
-            self.categorical + [PREDICTION_FEATURE], reference_size=c.reference_size,
-            window=c.window, false_alarm_rate=c.false_alarm_rate)
+        numeric = self.numeric + ([PREDICTION] if self.regression else [])
+        categorical = self.categorical + ([] if self.regression else [PREDICTION])
+        self.suite = DriftSuite(numeric, categorical, false_alarm_rate=c.false_alarm_rate,
+                                reference_size=c.reference_size, window=c.window)
         self.summary = FeatureSummary(self.numeric, self.categorical)
-        self.quality = DataQuality(self.numeric + self.categorical, window=c.window)
 
-    def _learn_schema(self, features: dict[str, Any]) -> None:
+    def _learn_schema(self, preds: Sequence[Prediction]) -> None:
+        features = preds[0].features
         names = sorted(features)
-        self.numeric = [n for n in names if _is_num(features[n])]
-        self.categorical = [n for n in names if not _is_num(features[n])]
-        self._build_feature_detectors()
+        numeric = [n for n in names if _is_num(features[n])]
+        categorical = [n for n in names if not _is_num(features[n])]
+        # Class labels may arrive as 1.0 from some clients; a fraction means a regression.
+        regression = any(isinstance(p.prediction, float) and not p.prediction.is_integer()
+                         for p in preds)
+        self._set_schema(numeric + ([PREDICTION] if regression else []),
+                         categorical + ([] if regression else [PREDICTION]))
+        self._build_suite()
 
     # ------------------------------------------------------------ processing
 
@@ -228,51 +256,45 @@ class ModelMonitor:
                              quiet: bool = False) -> None:
         if not preds:
             return
-        if self.numeric is None:
-            self._learn_schema(preds[0].features)
+        if self.suite is None:
+            if self.numeric is None:
+                self._learn_schema(preds)
+            else:
+                self._build_suite()
+        suite = self.suite
         n = len(preds)
         self.counts["predictions"] += n
-        d = len(self.numeric)
+        d = len(suite.numeric)
         X = np.full((n, d), np.nan)
-        C = np.empty((n, len(self.categorical) + 1), dtype=object)
-        Q = np.zeros((n, d + len(self.categorical)), dtype=np.int8)
+        C = np.empty((n, len(suite.categorical)), dtype=object)
+        Q = np.zeros((n, d + len(suite.categorical)), dtype=np.int8)
         for i, p in enumerate(preds):
             f = p.features
-            for j, name in enumerate(self.numeric):
-                v = f.get(name)
+            for j, name in enumerate(suite.numeric):
+                v = p.prediction if name == PREDICTION else f.get(name)
                 if v is None:
                     Q[i, j] = MISSING
                 elif _is_num(v):
                     X[i, j] = v
                 else:
                     Q[i, j] = WRONG_TYPE
-            for j, name in enumerate(self.categorical):
-                v = f.get(name)
+            for j, name in enumerate(suite.categorical):
+                v = p.prediction if name == PREDICTION else f.get(name)
                 if v is None:
                     Q[i, d + j] = MISSING
                 else:
                     C[i, j] = str(v)
-                    if _is_num(v):
+                    if _is_num(v) and name != PREDICTION:
                         Q[i, d + j] = WRONG_TYPE
-            C[i, -1] = str(p.prediction)
         self.counts["type_errors"] += int((Q == WRONG_TYPE).sum())
-        self.summary.update_numeric(X)
-        self.summary.update_categorical(C[:, :-1])
-        ts = np.fromiter((p.ts for p in preds), dtype=np.int64, count=n)
-        detections: list[Detection] = []
-        checked: list[tuple] = []
-        if self.numeric_drift is not None:
-            self.numeric_drift.update(X)
-            detections += self.numeric_drift.detections
-            checked += self.numeric_drift.checked
-        self.categorical_drift.update(C)
-        detections += self.categorical_drift.detections
-        checked += self.categorical_drift.checked
-        self.quality.update(Q)
-        detections += self.quality.detections
-        checked += self.quality.checked
+        features = [j for j, name in enumerate(suite.numeric) if name != PREDICTION]
+        self.summary.update_numeric(X[:, features])
+        self.summary.update_categorical(
+            C[:, [j for j, name in enumerate(suite.categorical) if name != PREDICTION]])
+        detections, checked = suite.update_inputs(X, C, Q)
         if not quiet:
-            self._raise(detections, self.categorical_drift.n_seen, checked, ts, out, now_ms)
+            ts = np.fromiter((p.ts for p in preds), dtype=np.int64, count=n)
+            self._raise(detections, suite.inputs_seen, checked, ts, out, now_ms)
         self._since_metrics += n
 
     def _observe_labeled(self, labeled: list[Labeled], out: MonitorOutput, now_ms: int) -> None:
@@ -286,13 +308,10 @@ class ModelMonitor:
         ts = np.fromiter((e.ts for e in rows), dtype=np.int64, count=len(rows))
         self._labeled_for_version += len(rows)
         self.rolling.update(correct)
-        if self.version == NO_MODEL:
+        if self.version == NO_MODEL or self.suite is None:
             return  # a fallback answer has no concept to drift from
-        self.error_drift.update(1 - correct)
-        self.accuracy_drop.update(correct)
-        detections = self.error_drift.detections + self.accuracy_drop.detections
-        checked = self.error_drift.checked + self.accuracy_drop.checked
-        self._raise(detections, self.error_drift.n_seen, checked, ts, out, now_ms)
+        detections, checked = self.suite.update_outcomes(correct)
+        self._raise(detections, self.suite.outcomes_seen, checked, ts, out, now_ms)
 
     def _raise(self, detections: list[Detection], n_seen: int, checked: list[tuple],
                ts: np.ndarray, out: MonitorOutput, now_ms: int) -> None:
@@ -307,7 +326,7 @@ class ModelMonitor:
                           value=float(d.value), threshold=float(d.threshold),
                           event_ts=event_ts, ts=now_ms, message=d.message)
             out.alerts.append(alert)
-            self._alert_of[d.key] = (alert.alert_id, event_ts, alert.message)
+            self._alert_of[(d.kind, d.feature)] = (alert.alert_id, event_ts, alert.message)
         # The policy decides which episodes ask for retraining (e.g. a performance
         # drop only once confirmed); the request cites the episode's latest alert.
         for key in self.policy.retrain_keys:

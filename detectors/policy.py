@@ -11,25 +11,34 @@ from driftline.detectors.base import Detection, Key
 
 RETRAIN_ON = ("concept_drift", "performance")
 
-# Episode fields, by position in the per-key list (kept as a list: it is
-# pickled with the monitor's state for every batch).
-_OPEN, _CLEAN, _REOPEN_AT, _CRITICAL, _HITS, _ASKED = range(6)
+# What an episode is about: (kind, feature or None). Several detectors may see
+# one drift (a windowed test and a sequential one on the same feature); it is
+# still one drift, so one episode and one alert.
+Episode = tuple[str, "str | None"]
+
+# Episode fields, by position (a list: it is pickled with the monitor's state
+# for every batch): open, n_seen from which it may open again, critical,
+# detections so far, asked for retraining, and per detector that found it,
+# its clean checks in a row.
+_OPEN, _REOPEN_AT, _CRITICAL, _HITS, _ASKED, _CLEAN = range(6)
 
 
 class AlertPolicy:
-    """Turns a stream of detections into alerts and retrain decisions, per key.
+    """Turns a stream of detections into alerts and retrain decisions, per drift episode.
 
-    A key is ``(kind, detector, feature)``. A detection for a key with no open
-    episode opens one and is passed on as an alert. While the episode is open:
+    An episode is about ``(kind, feature)``. A detection for one with no open
+    episode opens one and is passed on as an alert, whichever detector made
+    it. While the episode is open:
 
     - further detections are swallowed, except the first ``"critical"`` one of
       an episode that opened as ``"warning"``, which is passed on once as an
       escalation. Severity never steps down inside an episode: that is the
       hysteresis, so an ops team is not paged back and forth between levels by
       a statistic hovering around the critical threshold;
-    - the episode closes once the key has been checked ``recover_windows``
-      times in a row without a detection; after that, the key cannot open a
-      new episode until ``cooldown`` more items have been seen.
+    - the episode closes once every detector that found it has been checked
+      ``recover_windows`` times in a row without a detection, i.e. once the
+      detectors have recovered; after that, the episode cannot open again
+      until ``cooldown`` more items have been seen.
 
     Retraining is asked for at most once per episode, by episodes whose kind
     is in ``retrain_on``: at once for concept drift (and any other listed
@@ -44,9 +53,9 @@ class AlertPolicy:
     Parameters
     ----------
     recover_windows
-        Consecutive clean checks that end an episode.
+        Consecutive clean checks of each detector that end an episode.
     cooldown
-        Items, counted from the close, before the same key can alert again.
+        Items, counted from the close, before the same episode can open again.
     retrain_on
         Alert kinds whose episodes ask for retraining.
     confirm_windows
@@ -78,7 +87,7 @@ class AlertPolicy:
     >>> [a.severity for a in policy.observe([drop], 100, [perf])], policy.retrain_keys
     (['warning'], [])
     >>> policy.observe([drop], 200, [perf]), policy.retrain_keys
-    ([], [('performance', 'accuracy', None)])
+    ([], [('performance', None)])
     """
 
     def __init__(self, recover_windows: int = 3, cooldown: int = 5000,
@@ -94,17 +103,15 @@ class AlertPolicy:
         self._reset()
 
     def _reset(self) -> None:
-        # key -> [open, clean checks in a row, n_seen from which it may open again,
-        #         critical, detections in the episode, asked for retraining]
-        self._episodes: dict[Key, list] = {}
-        self._retrain: list[Key] = []
+        self._episodes: dict[Episode, list] = {}
+        self._retrain: list[Episode] = []
 
     def observe(self, detections: Iterable[Detection], n_seen: int,
                 checked: Iterable[Key] = ()) -> list[Detection]:
         """The detections to publish as alerts (openings and escalations), in their order.
 
-        ``detections`` and ``checked`` are what a detector's last ``update()``
-        reported (its ``detections`` and ``checked``); ``n_seen`` is its
+        ``detections`` and ``checked`` are what detectors' last ``update()``
+        reported (their ``detections`` and ``checked``); ``n_seen`` is their
         ``n_seen`` after that update. Afterwards :attr:`retrain_keys` lists the
         episodes that ask for retraining as of this call.
         """
@@ -113,40 +120,47 @@ class AlertPolicy:
                             f"detector's n_seen (an int), got {type(n_seen).__name__}")
         alerts = []
         self._retrain = []
-        hit: set[Key] = set()
+        hit: set[Key] = set()  # (kind, detector, feature) found in this call
+        counted: set[Episode] = set()
         for d in detections:
-            key = d.key
-            episode = self._episodes.get(key)
+            ek = (d.kind, d.feature)
+            episode = self._episodes.get(ek)
             critical = d.severity == "critical"
             if episode is not None and episode[_OPEN]:
-                if key not in hit:
-                    episode[_CLEAN] = 0
+                episode[_CLEAN][d.detector] = 0
+                if ek not in counted:
                     episode[_HITS] += 1
                 if critical and not episode[_CRITICAL]:
                     episode[_CRITICAL] = True
                     alerts.append(d)
-            elif key not in hit and (episode is None or n_seen >= episode[_REOPEN_AT]):
-                episode = self._episodes[key] = [True, 0, 0, critical, 1, False]
+            elif episode is None or n_seen >= episode[_REOPEN_AT]:
+                episode = self._episodes[ek] = [True, 0, critical, 1, False, {d.detector: 0}]
                 alerts.append(d)
             else:
-                continue
-            hit.add(key)
-            if not episode[_ASKED] and self._asks(key[0], episode):
+                continue  # cooling down
+            hit.add(d.key)
+            counted.add(ek)
+            if not episode[_ASKED] and self._asks(d.kind, episode):
                 episode[_ASKED] = True
-                self._retrain.append(key)
-        for key in map(tuple, checked):
-            episode = self._episodes.get(key)
+                self._retrain.append(ek)
+        for key in dict.fromkeys(map(tuple, checked)):
+            kind, detector, feature = key
+            ek = (kind, feature)
+            episode = self._episodes.get(ek)
             if key in hit or episode is None:
                 continue
             if not episode[_OPEN]:
                 # Past its cooldown a closed episode carries no information. Only keys
                 # of this call are pruned: other detectors count n_seen in other items.
                 if n_seen >= episode[_REOPEN_AT]:
-                    del self._episodes[key]
+                    del self._episodes[ek]
                 continue
-            episode[_CLEAN] += 1
-            if episode[_CLEAN] >= self.recover_windows:
-                self._episodes[key] = [False, 0, n_seen + self.cooldown, False, 0, False]
+            clean = episode[_CLEAN]
+            if detector not in clean:
+                continue  # a detector that never found this drift cannot say it is over
+            clean[detector] += 1
+            if min(clean.values()) >= self.recover_windows:
+                self._episodes[ek] = [False, n_seen + self.cooldown, False, 0, False, {}]
         return alerts
 
     def _asks(self, kind: str, episode: list) -> bool:
@@ -157,13 +171,13 @@ class AlertPolicy:
         return episode[_CRITICAL] or episode[_HITS] >= self.confirm_windows
 
     @property
-    def retrain_keys(self) -> list[Key]:
-        """Episodes that asked for retraining during the last :meth:`observe`, each once."""
+    def retrain_keys(self) -> list[Episode]:
+        """``(kind, feature)`` of the episodes that asked for retraining in the last :meth:`observe`."""
         return list(self._retrain)
 
     @property
-    def open_keys(self) -> list[Key]:
-        """Keys with an episode under way."""
+    def open_keys(self) -> list[Episode]:
+        """``(kind, feature)`` of the episodes under way."""
         return [k for k, episode in self._episodes.items() if episode[_OPEN]]
 
     def reset(self) -> None:
@@ -181,31 +195,37 @@ class AlertPolicy:
         return f"AlertPolicy({args})"
 
     def state_dict(self) -> dict:
-        """Picklable plain data: ``[kind, detector, feature, open, clean, reopen_at, critical, hits, asked]`` per key."""
-        return {"episodes": [[*key, *episode] for key, episode in self._episodes.items()]}
+        """Picklable plain data: ``[kind, feature, open, reopen_at, critical, hits, asked, clean]`` per episode."""
+        return {"episodes": [[*key, *episode[:_CLEAN], dict(episode[_CLEAN])]
+                             for key, episode in self._episodes.items()]}
 
     def load_state_dict(self, state: dict) -> None:
         try:
-            episodes = {tuple(row[:3]): _episode(row[3:]) for row in state["episodes"]}
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            episodes = {tuple(row[:2]): _episode(row[2:]) for row in state["episodes"]}
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(f"not an AlertPolicy state: {exc!r}") from None
         self._episodes = episodes
         self._retrain = []
 
     def __setstate__(self, state: dict) -> None:
-        # Monitor state pickled before severities and retrain rules were tracked
-        # holds three fields per episode; it reads as warning-level, not yet asked.
+        # Monitor state pickled before episodes spanned detectors keys them by
+        # (kind, detector, feature) with three fields: open, clean, reopen_at.
+        episodes = {}
+        for key, old in state.get("_episodes", {}).items():
+            if len(key) == 3:
+                kind, detector, feature = key
+                old = [old[0], old[2], False, 1, False, {detector: old[1]} if old[0] else {}]
+                key = (kind, feature)
+            episodes[key] = old
         self.__dict__.update(state)
         self.__dict__.setdefault("retrain_on", RETRAIN_ON)
         self.__dict__.setdefault("confirm_windows", 2)
-        self.__dict__.setdefault("_retrain", [])
-        self._episodes = {k: _episode(v) for k, v in self._episodes.items()}
+        self._episodes = episodes
+        self._retrain = []
 
 
 def _episode(fields: list) -> list:
-    if len(fields) == 3:
-        fields = [*fields, False, 1, False]
-    if len(fields) != 6:
-        raise ValueError(f"an episode has 6 fields, got {len(fields)}")
-    return [bool(fields[0]), int(fields[1]), int(fields[2]), bool(fields[3]), int(fields[4]),
-            bool(fields[5])]
+    if len(fields) != 6 or not isinstance(fields[5], dict):
+        raise ValueError(f"an episode is [open, reopen_at, critical, hits, asked, clean], got {fields!r}")
+    return [bool(fields[0]), int(fields[1]), bool(fields[2]), int(fields[3]), bool(fields[4]),
+            {str(k): int(v) for k, v in fields[5].items()}]

@@ -18,6 +18,10 @@ def key(feature="amount", detector="ks", kind="data_drift"):
     return (kind, detector, feature)
 
 
+def ep(feature="amount", kind="data_drift"):
+    return (kind, feature)
+
+
 def test_a_lasting_drift_is_one_alert():
     rng = np.random.default_rng(0)
     det = NumericDrift(["a", "b"], reference_size=1000, window=500)
@@ -30,7 +34,7 @@ def test_a_lasting_drift_is_one_alert():
         raw += len(det.detections)
         alerts += policy.observe(det.detections, det.n_seen, det.checked)
     assert raw > 40 and [a.feature for a in alerts] == ["b"]
-    assert policy.open_keys == [key("b")]
+    assert policy.open_keys == [ep("b")]
 
 
 def test_recovery_needs_consecutive_clean_checks():
@@ -49,7 +53,7 @@ def test_not_checked_is_not_clean():
     policy = AlertPolicy(recover_windows=1, cooldown=0)
     policy.observe([hit()], 100, [key()])
     policy.observe([], 200, [key("other")])
-    assert policy.open_keys == [key()]
+    assert policy.open_keys == [ep()]
 
 
 def test_cooldown_counts_items_from_the_close():
@@ -109,6 +113,8 @@ def test_state_dict_pickle_clone_reset():
     assert policy.open_keys == []
     with pytest.raises(ValueError, match="AlertPolicy state"):
         policy.load_state_dict({"episodes": [["too short"]]})
+    with pytest.raises(ValueError, match="AlertPolicy state"):
+        policy.load_state_dict({"episodes": [["data_drift", "ks", "amount", True, 0, 0]]})
 
 
 def test_bad_parameters_are_rejected():
@@ -146,23 +152,23 @@ def test_concept_drift_asks_for_retraining_once_per_episode():
     policy = AlertPolicy(recover_windows=1, cooldown=0)
     concept = key(None, "adwin", "concept_drift")
     policy.observe([hit(None, "adwin", "concept_drift")], 100, [concept])
-    assert policy.retrain_keys == [concept]
+    assert policy.retrain_keys == [ep(None, "concept_drift")]
     policy.observe([hit(None, "adwin", "concept_drift")], 200, [concept])
     assert policy.retrain_keys == []
     policy.observe([], 300, [concept])  # recovered
     policy.observe([hit(None, "adwin", "concept_drift")], 400, [concept])
-    assert policy.retrain_keys == [concept]
+    assert policy.retrain_keys == [ep(None, "concept_drift")]
 
 
 def test_a_performance_drop_asks_once_confirmed():
     perf = key(None, "accuracy", "performance")
     policy = AlertPolicy(confirm_windows=3)
-    for n, asked in [(100, []), (200, []), (300, [perf]), (400, [])]:
+    for n, asked in [(100, []), (200, []), (300, [ep(None, "performance")]), (400, [])]:
         policy.observe([hit(None, "accuracy", "performance")], n, [perf])
         assert policy.retrain_keys == asked, n
     critical = AlertPolicy(confirm_windows=3)
     critical.observe([sev("critical", None, "accuracy", "performance")], 100, [perf])
-    assert critical.retrain_keys == [perf]
+    assert critical.retrain_keys == [ep(None, "performance")]
 
 
 def test_data_drift_alone_only_warns_unless_configured():
@@ -172,20 +178,40 @@ def test_data_drift_alone_only_warns_unless_configured():
     assert policy.retrain_keys == []
     eager = AlertPolicy(retrain_on=("data_drift", "concept_drift"))
     eager.observe([hit()], 100, [key()])
-    assert eager.retrain_keys == [key()]
+    assert eager.retrain_keys == [ep()]
     with pytest.raises(ValueError, match="retrain_on"):
         AlertPolicy(retrain_on=("drift",))
     with pytest.raises(ValueError, match="retrain_on"):
         AlertPolicy(retrain_on="concept_drift")
 
 
-def test_state_of_the_older_three_field_format_still_loads():
-    policy = AlertPolicy()
-    policy.load_state_dict({"episodes": [["data_drift", "ks", "amount", True, 0, 0]]})
-    assert policy.open_keys == [key()]
-    assert policy.observe([sev("critical")], 100, [key()]) == [sev("critical")]
+def test_monitor_state_pickled_by_the_older_policy_still_loads():
     old = AlertPolicy()
-    old.__dict__["_episodes"] = {key(): [True, 0, 0]}
-    del old.__dict__["retrain_on"], old.__dict__["_retrain"]
+    old.__dict__["_episodes"] = {key(): [True, 1, 0]}
+    del old.__dict__["retrain_on"]
     twin = pickle.loads(pickle.dumps(old))
-    assert twin.open_keys == [key()] and twin.retrain_on == ("concept_drift", "performance")
+    assert twin.open_keys == [ep()] and twin.retrain_on == ("concept_drift", "performance")
+    assert twin.observe([sev("critical")], 100, [key()]) == [sev("critical")]
+    for n in (200, 300, 400):
+        twin.observe([], n, [key()])
+    assert twin.open_keys == []
+
+
+def test_one_drift_seen_by_two_detectors_is_one_alert_until_both_recover():
+    policy = AlertPolicy(recover_windows=2, cooldown=0)
+    ks, cusum = key(detector="ks"), key(detector="cusum")
+    assert policy.observe([hit(detector="cusum")], 100, [cusum]) == [hit(detector="cusum")]
+    assert policy.observe([hit(detector="ks")], 500, [ks, cusum]) == []
+    # The sequential detector has recovered; the windowed one has not yet.
+    for n in (600, 700, 800):
+        policy.observe([], n, [cusum])
+    assert policy.open_keys == [ep()]
+    policy.observe([], 1000, [ks, cusum])
+    assert policy.open_keys == [ep()]
+    policy.observe([], 1500, [ks, cusum])
+    assert policy.open_keys == []
+    # A detector that never found the drift does not close it either.
+    policy.observe([hit(detector="ks")], 2000, [ks])
+    for n in range(2100, 3000, 100):
+        policy.observe([], n, [cusum])
+    assert policy.open_keys == [ep()]

@@ -1,0 +1,245 @@
+"""All of one model version's detectors, sharing one false-alarm budget.
+
+A model is watched by several detectors at once, each running several tests
+(one per feature, per statistic, per window). An ops team counts pages per
+model, so the target ``false_alarm_rate`` (false alarms per prediction event
+in a stationary stream) is for the model as a whole: :data:`SHARES` splits it
+between the detectors, and each detector splits its share between its own
+tests. The shares add up to one, so the model's expected false alarms are at
+most the target, whatever the number of features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from driftline.detectors.accuracy import AccuracyDrop
+from driftline.detectors.base import Detection, Detector, Key
+from driftline.detectors.chi2 import CategoricalDrift
+from driftline.detectors.cusum import MeanShift
+from driftline.detectors.error_rate import ErrorRateDrift
+from driftline.detectors.ks import NumericDrift
+from driftline.detectors.mmd import MultivariateDrift
+from driftline.detectors.profile import PREDICTION, ReferenceProfile
+from driftline.detectors.quality import DataQuality
+
+# Share of the model's false-alarm budget per detector (by its name). The
+# windowed tests and the sequential one look at the same numbers in two ways
+# (a distribution moving a little versus a mean jumping a lot), so they split
+# the numeric share; the error-stream detectors count labeled events, which
+# are at most as many as predictions, so their share per prediction is no larger.
+SHARES: dict[str, float] = {
+    "ks": 0.25,        # NumericDrift: windowed two-sample tests per numeric column
+    "cusum": 0.15,     # MeanShift: sequential, fast on large mean shifts
+    "mmd": 0.10,       # MultivariateDrift: the joint distribution of the numeric features
+    "chi2": 0.20,      # CategoricalDrift: categorical columns and the prediction
+    "adwin": 0.15,     # ErrorRateDrift: concept drift on the error stream
+    "accuracy": 0.15,  # AccuracyDrop: performance against the version's own score
+}
+
+
+class DriftSuite:
+    """The detectors of one model version: inputs and predictions, errors and accuracy.
+
+    Inputs are fed with :meth:`update_inputs` (numeric and categorical
+    columns of the prediction events, and their data-quality codes), outcomes
+    with :meth:`update_outcomes` (1 for a correct prediction, 0 for a wrong
+    one). Each returns the detections and the keys checked, ready for an
+    :class:`~driftline.detectors.AlertPolicy`; the two streams count different
+    items, so :attr:`inputs_seen` and :attr:`outcomes_seen` are the ``n_seen``
+    to pass with each.
+
+    Without a reference profile every detector warms up on the stream itself
+    (``reference_size`` rows); :meth:`set_reference` instead gives all of them
+    the version's training profile, and its calibrations when they fit.
+
+    Parameters
+    ----------
+    numeric, categorical
+        Column names; the prediction is one of them, named ``"<prediction>"``.
+    false_alarm_rate
+        Target false alarms per prediction event for the whole model.
+    reference_size, window
+        Rows in a warm-up reference, and rows per tested window.
+    accuracy_window
+        Labeled predictions per window of the performance test.
+    seed
+        Seeds every detector's calibration.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from driftline.detectors.suite import DriftSuite
+    >>> rng = np.random.default_rng(0)
+    >>> suite = DriftSuite(["amount", "age"], ["country", "<prediction>"])
+    >>> [type(d).__name__ for d in suite.inputs]
+    ['NumericDrift', 'MeanShift', 'MultivariateDrift', 'CategoricalDrift', 'DataQuality']
+    >>> n = 3000
+    >>> X = rng.normal(size=(n, 2))
+    >>> X[2000:, 0] += 2.0
+    >>> C = np.array([["NL", "1"]] * n, dtype=object)
+    >>> found, checked = suite.update_inputs(X, C, np.zeros((n, 4), dtype=np.int8))
+    >>> sorted({(d.detector, d.feature) for d in found})
+    [('cusum', 'amount'), ('ks', 'amount'), ('mmd', None)]
+    """
+
+    def __init__(self, numeric: list[str], categorical: list[str], false_alarm_rate: float = 1e-6,
+                 reference_size: int = 1000, window: int = 500, accuracy_window: int = 500,
+                 seed: int = 0) -> None:
+        self.numeric = list(numeric)
+        self.categorical = list(categorical)
+        self.false_alarm_rate = false_alarm_rate
+        self.reference_size = reference_size
+        self.window = window
+        self.accuracy_window = accuracy_window
+        self.seed = seed
+        self.features = [c for c in self.numeric if c != PREDICTION]
+        rate = {name: share * false_alarm_rate for name, share in SHARES.items()}
+        self.numeric_drift = self.mean_shift = self.multivariate = None
+        if self.numeric:
+            self.numeric_drift = NumericDrift(self.numeric, reference_size=reference_size,
+                                              window=window, false_alarm_rate=rate["ks"], seed=seed)
+            self.mean_shift = MeanShift(self.numeric, reference_size=reference_size,
+                                        false_alarm_rate=rate["cusum"], seed=seed)
+        if len(self.features) >= 2:  # one column has no joint distribution to watch
+            self.multivariate = MultivariateDrift(self.features, reference_size=reference_size,
+                                                  window=window, false_alarm_rate=rate["mmd"],
+                                                  seed=seed)
+        self.categorical_drift = None
+        if self.categorical:
+            self.categorical_drift = CategoricalDrift(self.categorical, reference_size=reference_size,
+                                                      window=window, false_alarm_rate=rate["chi2"])
+        self.quality = DataQuality(self.numeric + self.categorical, window=window)
+        self.error_rate = ErrorRateDrift()
+        self.accuracy = AccuracyDrop(window=accuracy_window)
+        self._profile: ReferenceProfile | None = None
+
+    # ------------------------------------------------------------ members
+
+    @property
+    def inputs(self) -> list[Detector]:
+        """The detectors fed the prediction events, in the order they run."""
+        return [d for d in (self.numeric_drift, self.mean_shift, self.multivariate,
+                            self.categorical_drift, self.quality) if d is not None]
+
+    @property
+    def outcomes(self) -> list[Detector]:
+        """The detectors fed whether each labeled prediction was right."""
+        return [self.error_rate, self.accuracy]
+
+    @property
+    def inputs_seen(self) -> int:
+        return self.quality.n_seen
+
+    @property
+    def outcomes_seen(self) -> int:
+        return self.error_rate.n_seen
+
+    # ------------------------------------------------------------ updates
+
+    def update_inputs(self, X: np.ndarray, C: np.ndarray, Q: np.ndarray) -> tuple[list[Detection], list[Key]]:
+        """Feed prediction rows: numeric ``X`` (NaN missing), categorical ``C``, quality codes ``Q``.
+
+        ``Q`` has one column per numeric then categorical column, codes as in
+        :mod:`driftline.detectors.quality`.
+        """
+        feeds = [(self.numeric_drift, X), (self.mean_shift, X), (self.categorical_drift, C),
+                 (self.quality, Q)]
+        if self.multivariate is not None:
+            feeds.append((self.multivariate, X[:, [self.numeric.index(f) for f in self.features]]))
+        return _run(feeds)
+
+    def update_outcomes(self, correct: np.ndarray) -> tuple[list[Detection], list[Key]]:
+        """Feed 1 for each correct labeled prediction, 0 for each wrong one."""
+        correct = np.asarray(correct, dtype=np.float64)
+        return _run([(self.error_rate, 1.0 - correct), (self.accuracy, correct)])
+
+    # ------------------------------------------------------------ reference
+
+    def set_reference(self, profile: ReferenceProfile) -> None:
+        """Take the version's training profile as every detector's reference.
+
+        Columns are matched by name; a calibration stored in the profile is
+        used by the detector it belongs to when it was made for the same
+        parameters and rows, and made afresh otherwise. The profile's score
+        (e.g. ``{"metric": "accuracy", "value": 0.91, "n": 450}``) becomes the
+        performance baseline.
+        """
+        X = _columns(profile.numeric_rows, profile.numeric, self.numeric, np.nan, np.float64)
+        C = _columns(profile.categorical_rows, profile.categorical, self.categorical, None, object)
+        stored = profile.calibration
+        for det, rows in ((self.numeric_drift, X), (self.mean_shift, X),
+                          (self.categorical_drift, C)):
+            if det is not None:
+                _set_reference(det, rows, stored.get(det.name))
+        if self.multivariate is not None:
+            rows = X[:, [self.numeric.index(f) for f in self.features]]
+            _set_reference(self.multivariate, rows, stored.get(self.multivariate.name))
+        perf = profile.performance
+        if perf.get("metric") == "accuracy" and perf.get("value") is not None:
+            self.accuracy = AccuracyDrop(window=self.accuracy_window, baseline=float(perf["value"]))
+        self._profile = ReferenceProfile(
+            self.numeric, self.categorical, X, C,
+            calibration={d.name: getattr(d, "calibration", None) for d in self.inputs
+                         if getattr(d, "calibration", None) is not None},
+            performance=dict(perf), source=profile.source)
+
+    @property
+    def profile(self) -> ReferenceProfile | None:
+        """The reference given to :meth:`set_reference`, with every detector's calibration."""
+        return self._profile
+
+
+def calibrate(profile: ReferenceProfile, **params) -> ReferenceProfile:
+    """``profile`` with the calibration of every detector a :class:`DriftSuite` with ``params`` runs.
+
+    The retrainer stores the result with the version, so a monitor with the
+    same settings starts testing at once instead of calibrating again.
+    """
+    suite = DriftSuite(profile.numeric, profile.categorical, **params)
+    suite.set_reference(profile)
+    return suite.profile
+
+
+def _set_reference(det: Detector, rows: np.ndarray, calibration: dict | None) -> None:
+    present = ~_missing(rows)
+    if not present.any(axis=0).all():
+        # A column with no value in the reference gives nothing to compare with; the
+        # detector keeps warming up on the stream instead of testing against nothing.
+        return
+    try:
+        det.set_reference(rows, calibration=calibration)
+    except ValueError:
+        if calibration is None:
+            raise
+        det.set_reference(rows)  # a stored calibration that does not fit is made afresh
+
+
+def _missing(rows: np.ndarray) -> np.ndarray:
+    if rows.dtype == object:
+        return np.vectorize(lambda v: v is None, otypes=[bool])(rows) if rows.size else \
+            np.zeros(rows.shape, dtype=bool)
+    return np.isnan(rows)
+
+
+def _columns(rows: np.ndarray, names: list[str], wanted: list[str], fill, dtype) -> np.ndarray:
+    """The columns ``wanted`` of ``rows`` (named ``names``); absent ones filled with ``fill``."""
+    out = np.empty((len(rows), len(wanted)), dtype=dtype)
+    out[:] = fill
+    index = {n: j for j, n in enumerate(names)}
+    for j, name in enumerate(wanted):
+        if name in index:
+            out[:, j] = rows[:, index[name]]
+    return out
+
+
+def _run(feeds) -> tuple[list[Detection], list[Key]]:
+    detections: list[Detection] = []
+    checked: list[Key] = []
+    for det, batch in feeds:
+        if det is None:
+            continue
+        det.update(batch)
+        detections += det.detections
+        checked += det.checked
+    return detections, checked
