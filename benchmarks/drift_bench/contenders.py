@@ -1,0 +1,285 @@
+"""Every contender behind one small adapter: build a runner for a stream, feed it chunks.
+
+A runner's ``feed(chunk)`` takes a :class:`~.streams.Blocks` of consecutive
+rows and returns the row positions, within the chunk, of every detection it
+made (one per feature and per test, so a detector firing on two features at
+once counts twice). Adding a contender is one entry in :func:`contenders`.
+
+driftline's detectors run at their defaults. river's run at their defaults
+too; the univariate ones (ADWIN, PageHinkley, KSWIN) run one instance per
+column, and a detection from any of them counts. river's DDM, EDDM, HDDM_A,
+HDDM_W and FHDDM take 0/1 input only, so they watch error streams only;
+FHDDM fires when the mean drops, so it is fed ``1 - error``. river's
+``update()`` returns nothing since 0.21: the adapters read ``drift_detected``.
+
+>>> import numpy as np
+>>> from benchmarks.drift_bench.streams import Blocks
+>>> c = by_name()["river ADWIN"]
+>>> data = Blocks(errors=np.r_[np.zeros(2000), np.ones(200)])
+>>> runner = c.build(data, "errors", 0)
+>>> runner.feed(data.rows(0, 2000)), [2000 + i for i in runner.feed(data.rows(2000, 2200))]
+([], [2015])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+from river import drift
+from river.drift import binary
+
+import driftline.detectors as dl
+from benchmarks.drift_bench import suite
+from benchmarks.drift_bench.streams import Blocks
+
+PREDICTION = "<prediction>"  # the monitor's name for the prediction column
+SUITE = "driftline (monitor suite)"
+
+
+class Runner(Protocol):
+    def feed(self, chunk: Blocks) -> list[int]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Contender:
+    name: str
+    source: str  # "driftline" or "river"
+    watches: frozenset[str]  # the stream targets it applies to
+    build: Callable[[Blocks, str, int], Runner]  # (stream data, target, seed) -> runner
+    univariate: bool = False  # also scored on TCPD's change-point series
+    slow: bool = False  # too slow for every seed; see Config.slow_seeds
+
+    def applies(self, target: str) -> bool:
+        return target in self.watches
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _column(kind: str) -> Callable[[Blocks], np.ndarray]:
+    """What a detector watching ``kind`` is fed from a chunk."""
+    if kind == "numeric":
+        return lambda b: b.numeric
+    if kind == "categorical":
+        return lambda b: b.categorical
+    if kind == "prediction":
+        return lambda b: b.prediction[:, None]
+    if kind == "errors":
+        return lambda b: b.errors
+    if kind == "correct":
+        return lambda b: 1.0 - b.errors
+    raise ValueError(f"unknown input {kind!r}")
+
+
+def _numbers(b: Blocks, target: str) -> np.ndarray:
+    """The target block as float columns, for river's univariate detectors."""
+    if target == "numeric":
+        return b.numeric
+    if target == "errors":
+        return b.errors[:, None]
+    if target == "prediction":  # class labels "0"/"1"
+        return b.prediction.astype(np.float64)[:, None]
+    raise ValueError(f"river's detectors take numbers, not {target!r}")
+
+
+# ---------------------------------------------------------------- runners
+
+
+class DriftlineRunner:
+    def __init__(self, parts: list[tuple[str, dl.Detector, Callable[[Blocks], Any]]]) -> None:
+        self.parts = parts  # (member name, detector, input)
+        self.hits: dict[str, int] = {name: 0 for name, _, _ in parts}
+
+    def feed(self, chunk: Blocks) -> list[int]:
+        if len(chunk) == 0:
+            return []
+        found = []
+        for name, det, take in self.parts:
+            det.update(take(chunk))
+            found += [d.batch_index for d in det.detections]
+            self.hits[name] += len(det.detections)
+        return found
+
+
+class RiverRunner:
+    """One river detector per column of the target block."""
+
+    def __init__(self, make: Callable[[int], Any], n_columns: int, target: str, seed: int,
+                 flip: bool = False) -> None:
+        self.detectors = [make(seed + j) for j in range(n_columns)]
+        self.target = target
+        self.flip = flip
+
+    def feed(self, chunk: Blocks) -> list[int]:
+        if len(chunk) == 0:
+            return []
+        X = _numbers(chunk, self.target)
+        if self.flip:
+            X = 1.0 - X
+        found = []
+        for j, det in enumerate(self.detectors):
+            for i, x in enumerate(X[:, j].tolist()):
+                det.update(x)
+                if det.drift_detected:
+                    found.append(i)
+        return found
+
+
+# ---------------------------------------------------------------- driftline
+
+
+def _available() -> dict[str, type]:
+    return {name: getattr(dl, name) for name in getattr(dl, "__all__", dir(dl))
+            if inspect.isclass(getattr(dl, name, None)) and issubclass(getattr(dl, name), dl.Detector)
+            and not inspect.isabstract(getattr(dl, name))}
+
+
+def _make(cls: type, features: list[str] | None, **overrides: Any) -> dl.Detector:
+    """``cls`` at its defaults, with only the arguments it takes from ``overrides``."""
+    params = inspect.signature(cls).parameters
+    kwargs = {k: v for k, v in overrides.items() if k in params}
+    return cls(features, **kwargs) if features is not None else cls(**kwargs)
+
+
+def _inputs(data: Blocks, watches: str) -> tuple[list[str] | None, Callable[[Blocks], Any]] | None:
+    """Feature names and input of a detector watching ``watches`` on ``data``; None if absent."""
+    if watches == "numeric":
+        return (list(data.numeric_names), _column("numeric")) if data.has("numeric") else None
+    if watches == "categorical":  # the categorical features and the prediction, as the monitor does
+        names = list(data.categorical_names) if data.has("categorical") else []
+        if data.has("prediction"):
+            names.append(PREDICTION)
+        if not names:
+            return None
+        if not data.has("prediction"):
+            return names, _column("categorical")
+        if not data.has("categorical"):
+            return names, _column("prediction")
+        return names, lambda b: np.column_stack([b.categorical, b.prediction])
+    if watches == "prediction":
+        return ([PREDICTION], _column("prediction")) if data.has("prediction") else None
+    if watches in ("errors", "correct"):
+        return (None, _column(watches)) if data.has("errors") else None
+    if watches == "quality":
+        return _quality_inputs(data)
+    raise ValueError(f"unknown input {watches!r}")
+
+
+def _quality_inputs(data: Blocks):
+    from driftline.detectors.quality import MISSING
+
+    names = ([*data.numeric_names] if data.has("numeric") else []) + (
+        [*data.categorical_names] if data.has("categorical") else [])
+    if not names:
+        return None
+
+    def codes(b: Blocks) -> np.ndarray:
+        parts = []
+        if b.numeric is not None:
+            parts.append(np.where(np.isnan(b.numeric), MISSING, 0))
+        if b.categorical is not None:
+            parts.append(np.where(b.categorical == None, MISSING, 0))  # noqa: E711 (elementwise)
+        return np.column_stack(parts).astype(np.int8)
+    return names, codes
+
+
+def _alone(cls: type, watches_by_target: dict[str, str]) -> Callable[[Blocks, str, int], Runner]:
+    def build(data: Blocks, target: str, seed: int) -> Runner:
+        names, take = _inputs(data, watches_by_target[target])
+        return DriftlineRunner([(cls.__name__, _make(cls, names), take)])
+    return build
+
+
+def build_suite(data: Blocks, target: str, seed: int) -> DriftlineRunner:
+    available = _available()
+    parts = []
+    for m in suite.members(available):
+        found = _inputs(data, m.watches)
+        if found is None:
+            continue
+        names, take = found
+        parts.append((m.detector, _make(available[m.detector], names, false_alarm_rate=m.rate), take))
+    return DriftlineRunner(parts)
+
+
+# Standalone driftline contenders: class name -> {stream target: what it is fed}.
+# Classes not (yet) in driftline.detectors are left out of the run.
+DRIFTLINE = {
+    "NumericDrift": {"numeric": "numeric"},
+    "MeanShift": {"numeric": "numeric"},
+    "MultivariateDrift": {"numeric": "numeric"},
+    "CategoricalDrift": {"categorical": "categorical", "prediction": "prediction"},
+    "ErrorRateDrift": {"errors": "errors"},
+    "AccuracyDrop": {"errors": "correct"},
+}
+UNIVARIATE = {"NumericDrift", "MeanShift"}
+# Not contenders of their own: DataQuality finds bad values, not drift (it is in
+# the suite); ErrorIncrease watches regression errors, which no stream here has.
+NOT_ALONE = {"DataQuality", "ErrorIncrease", "AlertPolicy"}
+
+
+def _driftline_contenders() -> list[Contender]:
+    available = _available()
+    out = []
+    for name, watches in DRIFTLINE.items():
+        if name in available:
+            out.append(Contender(name, "driftline", frozenset(watches), _alone(available[name], watches),
+                                 univariate=name in UNIVARIATE))
+    # Anything else on the error stream (e.g. river's binary detectors behind
+    # driftline's contract, with calibrated parameters) is fed the errors.
+    for name, cls in sorted(available.items()):
+        if name in DRIFTLINE or name in NOT_ALONE or getattr(cls, "kind", None) != "concept_drift":
+            continue
+        out.append(Contender(name, "driftline", frozenset({"errors"}), _alone(cls, {"errors": "errors"})))
+    # The suite is fed every block a stream has, whatever its target; "model"
+    # is the stationary view with all of them.
+    out.append(Contender(SUITE, "driftline", frozenset({"numeric", "categorical", "prediction", "errors",
+                                                        "model"}), build_suite))
+    return out
+
+
+# ---------------------------------------------------------------- river
+
+
+def _river(make: Callable[[int], Any], flip: bool = False) -> Callable[[Blocks, str, int], Runner]:
+    def build(data: Blocks, target: str, seed: int) -> Runner:
+        return RiverRunner(make, _numbers(data.rows(0, 0), target).shape[1], target, seed, flip)
+    return build
+
+
+_ANY = frozenset({"numeric", "errors", "prediction"})
+_BINARY = frozenset({"errors"})
+
+
+def _river_contenders() -> list[Contender]:
+    return [
+        Contender("river ADWIN", "river", _ANY, _river(lambda s: drift.ADWIN()), univariate=True),
+        Contender("river PageHinkley", "river", _ANY, _river(lambda s: drift.PageHinkley()), univariate=True),
+        Contender("river KSWIN", "river", _ANY, _river(lambda s: drift.KSWIN(seed=s)), univariate=True,
+                  slow=True),
+        Contender("river DDM", "river", _BINARY, _river(lambda s: binary.DDM())),
+        Contender("river EDDM", "river", _BINARY, _river(lambda s: binary.EDDM())),
+        Contender("river HDDM_A", "river", _BINARY, _river(lambda s: binary.HDDMA())),
+        Contender("river HDDM_W", "river", _BINARY, _river(lambda s: binary.HDDMW())),
+        Contender("river FHDDM", "river", _BINARY, _river(lambda s: binary.FHDDM(), flip=True)),
+    ]
+
+
+def contenders() -> list[Contender]:
+    """driftline's detectors present in this checkout, the suite, then river's."""
+    return _driftline_contenders() + _river_contenders()
+
+
+def by_name() -> dict[str, Contender]:
+    return {c.name: c for c in contenders()}
+
+
+def missing_driftline() -> list[str]:
+    """Detectors the benchmark knows how to run that this checkout does not export yet."""
+    available = _available()
+    names = dict.fromkeys([*DRIFTLINE, *(m.detector for m in suite.MEMBERS)])
+    return [name for name in names if name not in available]
