@@ -91,17 +91,15 @@ def _numbers(b: Blocks, target: str) -> np.ndarray:
 
 class DriftlineRunner:
     def __init__(self, parts: list[tuple[str, dl.Detector, Callable[[Blocks], Any]]]) -> None:
-        self.parts = parts  # (member name, detector, input)
-        self.hits: dict[str, int] = {name: 0 for name, _, _ in parts}
+        self.parts = parts  # (name, detector, input)
 
     def feed(self, chunk: Blocks) -> list[int]:
         if len(chunk) == 0:
             return []
         found = []
-        for name, det, take in self.parts:
+        for _, det, take in self.parts:
             det.update(take(chunk))
             found += [d.batch_index for d in det.detections]
-            self.hits[name] += len(det.detections)
         return found
 
 
@@ -145,46 +143,17 @@ def _make(cls: type, features: list[str] | None, **overrides: Any) -> dl.Detecto
     return cls(features, **kwargs) if features is not None else cls(**kwargs)
 
 
-def _inputs(data: Blocks, watches: str) -> tuple[list[str] | None, Callable[[Blocks], Any]] | None:
-    """Feature names and input of a detector watching ``watches`` on ``data``; None if absent."""
+def _inputs(data: Blocks, watches: str) -> tuple[list[str] | None, Callable[[Blocks], Any]]:
+    """Feature names and input of a detector watching ``watches`` on ``data``."""
     if watches == "numeric":
-        return (list(data.numeric_names), _column("numeric")) if data.has("numeric") else None
-    if watches == "categorical":  # the categorical features and the prediction, as the monitor does
-        names = list(data.categorical_names) if data.has("categorical") else []
-        if data.has("prediction"):
-            names.append(PREDICTION)
-        if not names:
-            return None
-        if not data.has("prediction"):
-            return names, _column("categorical")
-        if not data.has("categorical"):
-            return names, _column("prediction")
-        return names, lambda b: np.column_stack([b.categorical, b.prediction])
+        return list(data.numeric_names), _column("numeric")
+    if watches == "categorical":
+        return list(data.categorical_names), _column("categorical")
     if watches == "prediction":
-        return ([PREDICTION], _column("prediction")) if data.has("prediction") else None
+        return [PREDICTION], _column("prediction")
     if watches in ("errors", "correct"):
-        return (None, _column(watches)) if data.has("errors") else None
-    if watches == "quality":
-        return _quality_inputs(data)
+        return None, _column(watches)
     raise ValueError(f"unknown input {watches!r}")
-
-
-def _quality_inputs(data: Blocks):
-    from driftline.detectors.quality import MISSING
-
-    names = ([*data.numeric_names] if data.has("numeric") else []) + (
-        [*data.categorical_names] if data.has("categorical") else [])
-    if not names:
-        return None
-
-    def codes(b: Blocks) -> np.ndarray:
-        parts = []
-        if b.numeric is not None:
-            parts.append(np.where(np.isnan(b.numeric), MISSING, 0))
-        if b.categorical is not None:
-            parts.append(np.where(b.categorical == None, MISSING, 0))  # noqa: E711 (elementwise)
-        return np.column_stack(parts).astype(np.int8)
-    return names, codes
 
 
 def _alone(cls: type, watches_by_target: dict[str, str]) -> Callable[[Blocks, str, int], Runner]:
@@ -194,16 +163,39 @@ def _alone(cls: type, watches_by_target: dict[str, str]) -> Callable[[Blocks, st
     return build
 
 
-def build_suite(data: Blocks, target: str, seed: int) -> DriftlineRunner:
-    available = _available()
-    parts = []
-    for m in suite.members(available):
-        found = _inputs(data, m.watches)
-        if found is None:
-            continue
-        names, take = found
-        parts.append((m.detector, _make(available[m.detector], names, false_alarm_rate=m.rate), take))
-    return DriftlineRunner(parts)
+class SuiteRunner:
+    """The monitor's suite (see :mod:`.suite`), fed every block the stream has."""
+
+    def __init__(self, data: Blocks) -> None:
+        self.has = {k: data.has(k) for k in ("numeric", "categorical", "prediction", "errors")}
+        self.suite = suite.build(list(data.numeric_names) if self.has["numeric"] else [],
+                                 list(data.categorical_names) if self.has["categorical"] else [],
+                                 with_prediction=self.has["prediction"])
+        self.hits: dict[str, int] = {name: 0 for name in suite.shares()}
+
+    def feed(self, chunk: Blocks) -> list[int]:
+        n = len(chunk)
+        if n == 0:
+            return []
+        X = chunk.numeric if self.has["numeric"] else None
+        cols = ([chunk.categorical] if self.has["categorical"] else []) + (
+            [chunk.prediction[:, None]] if self.has["prediction"] else [])
+        C = np.column_stack(cols) if cols else None
+        found = []
+        if X is not None or C is not None:
+            Q = suite.quality_codes(X, C, n)
+            found += self.suite.update_inputs(np.empty((n, 0)) if X is None else X,
+                                              np.empty((n, 0), dtype=object) if C is None else C, Q)[0]
+        if self.has["errors"]:
+            found += self.suite.update_outcomes(1.0 - chunk.errors)[0]
+        for d in found:
+            name = suite.member(d)
+            self.hits[name] = self.hits.get(name, 0) + 1
+        return [d.batch_index for d in found]
+
+
+def build_suite(data: Blocks, target: str, seed: int) -> SuiteRunner:
+    return SuiteRunner(data)
 
 
 # Standalone driftline contenders: class name -> {stream target: what it is fed}.
@@ -281,5 +273,4 @@ def by_name() -> dict[str, Contender]:
 def missing_driftline() -> list[str]:
     """Detectors the benchmark knows how to run that this checkout does not export yet."""
     available = _available()
-    names = dict.fromkeys([*DRIFTLINE, *(m.detector for m in suite.MEMBERS)])
-    return [name for name in names if name not in available]
+    return [name for name in DRIFTLINE if name not in available]

@@ -25,7 +25,7 @@ from river import drift
 
 from benchmarks import tcpd
 from benchmarks.drift_bench import concept, streams
-from benchmarks.drift_bench.contenders import SUITE, Contender, DriftlineRunner, _available, _make, contenders
+from benchmarks.drift_bench.contenders import SUITE, Contender, SuiteRunner, _available, _make, contenders
 from benchmarks.drift_bench.streams import Blocks, Stream
 
 FAMILIES = ("stationary", "covariate", "categorical", "joint", "concept", "label", "tcpd", "throughput")
@@ -125,7 +125,7 @@ def run_stationary_stream(runner, data: Blocks, tally: Tally, chunk: int, cap: i
             break
     tally.streams += 1
     tally.pre_events = tally.events
-    if isinstance(runner, DriftlineRunner):
+    if isinstance(runner, SuiteRunner):
         for name, k in runner.hits.items():
             tally.member_hits[name] = tally.member_hits.get(name, 0) + k
 
@@ -213,10 +213,21 @@ class Throughput:
     values: int
     seconds: float
     note: str = ""
+    # The slowest update() call and the values it took: for a detector, the one
+    # where the reference is set and its threshold calibrated, once per model version.
+    setup_s: float | None = None
+    setup_values: int = 0
 
     @property
     def values_per_s(self) -> float:
         return self.values / self.seconds if self.seconds > 0 else math.inf
+
+    @property
+    def steady_values_per_s(self) -> float | None:
+        if self.setup_s is None:
+            return None
+        rest = self.seconds - self.setup_s
+        return (self.values - self.setup_values) / rest if rest > 0 else math.inf
 
 
 def _time(fn: Callable[[], None]) -> float:
@@ -234,15 +245,17 @@ def throughput(config: Config, base: int, log=None) -> list[Throughput]:
     d, chunk = X.shape[1], config.chunk
     out = []
 
-    def run_detector(det) -> float:
-        return _time(lambda: [det.update(X[a:a + chunk]) for a in range(0, n, chunk)])
+    def run_detector(name: str, det) -> Throughput:
+        times = np.array([_time(lambda a=a: det.update(X[a:a + chunk])) for a in range(0, n, chunk)])
+        slowest = int(np.argmax(times))
+        return Throughput(name, "driftline", n * d, float(times.sum()), f"batches of {chunk} rows",
+                          float(times[slowest]), len(X[slowest * chunk:(slowest + 1) * chunk]) * d)
 
     available = _available()
     for name in ("NumericDrift", "MeanShift", "MultivariateDrift"):
         if name in available:
             _say(log, f"throughput: {name}")
-            out.append(Throughput(name, "driftline", n * d, run_detector(_make(available[name], names)),
-                                  f"batches of {chunk} rows"))
+            out.append(run_detector(name, _make(available[name], names)))
 
     def numpy_pass() -> None:
         for a in range(0, n, chunk):

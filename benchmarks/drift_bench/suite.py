@@ -1,55 +1,60 @@
-"""The monitor suite: the detectors run on one model and their shares of the false-alarm budget.
+"""The monitor suite: the detectors the monitor runs on one model, sharing its false-alarm budget.
 
 This is the one place the benchmark says what "driftline (monitor suite)"
-is. The budget is the monitor's per-model target (``MonitorConfig``'s
-``false_alarm_rate``, 1e-6 false alarms per event over all features and
-detectors); each member present in ``driftline.detectors`` gets the share
-below, renormalized over the members present, as its ``false_alarm_rate``.
-A member whose constructor takes no ``false_alarm_rate`` (ADWIN's ``delta``,
-the accuracy test's ``confidence``) runs at its own defaults, which were
-calibrated far below its share; its share is then only nominal.
+is: the library's own :class:`~driftline.detectors.suite.DriftSuite`, built
+the way ``consumers/monitor.py`` builds it for a classifier (the prediction
+is a categorical column named ``"<prediction>"``), with the monitor's
+defaults (``MonitorConfig``: the per-model budget of false alarms per event,
+the reference size and the window). Membership and the split of the budget
+(``SHARES``) come from the library, so when they change there the benchmark
+measures the change.
 
-When the library has a suite object of its own, :func:`members` should read
-membership and shares from it instead of :data:`MEMBERS`.
+Inputs (numeric, categorical, prediction) go to ``update_inputs`` and the
+joined outcomes to ``update_outcomes``; every detection of every member
+counts, and :func:`member` names which member made it.
 
->>> [(m.detector, round(m.rate * 1e6, 3)) for m in members(["NumericDrift", "CategoricalDrift"])]
-[('NumericDrift', 0.556), ('CategoricalDrift', 0.444)]
+>>> [k for k, v in sorted(shares().items()) if v > 0]
+['accuracy', 'adwin', 'chi2', 'cusum', 'ks', 'mmd']
+>>> round(sum(shares().values()), 9), BUDGET
+(1.0, 1e-06)
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
+import numpy as np
 
 from driftline.consumers.monitor import MonitorConfig
+from driftline.detectors import suite as library
+from driftline.detectors.base import Detection
+from driftline.detectors.quality import MISSING
 
-BUDGET = MonitorConfig().false_alarm_rate
-
-
-@dataclasses.dataclass(frozen=True)
-class Member:
-    detector: str  # class name in driftline.detectors
-    # What it is fed: "numeric" (all numeric features), "categorical" (the
-    # categorical features plus the prediction, as the monitor does),
-    # "errors" (1 = wrong), "correct" (1 = right) or "quality" (per-value codes).
-    watches: str
-    share: float  # of BUDGET; 0 for detectors that are not statistical tests
-    rate: float = 0.0  # set by members(): BUDGET times the renormalized share
+PREDICTION = library.PREDICTION
+CONFIG = MonitorConfig()
+BUDGET = CONFIG.false_alarm_rate
 
 
-MEMBERS = (
-    Member("NumericDrift", "numeric", 0.25),
-    Member("MeanShift", "numeric", 0.2),
-    Member("MultivariateDrift", "numeric", 0.15),
-    Member("CategoricalDrift", "categorical", 0.2),
-    Member("DataQuality", "quality", 0.0),  # thresholds on rates of bad values
-    Member("ErrorRateDrift", "errors", 0.1),
-    Member("AccuracyDrop", "correct", 0.1),
-)
+def shares() -> dict[str, float]:
+    """Share of the budget per detector name, as the library splits it."""
+    return dict(library.SHARES)
 
 
-def members(available: Iterable[str], budget: float = BUDGET) -> list[Member]:
-    """The members found in ``available`` (class names), each with its rate."""
-    present = [m for m in MEMBERS if m.detector in set(available)]
-    total = sum(m.share for m in present) or 1.0
-    return [dataclasses.replace(m, rate=budget * m.share / total) for m in present]
+def build(numeric: list[str], categorical: list[str], with_prediction: bool) -> library.DriftSuite:
+    """The suite the monitor would run on a classifier with these input columns."""
+    cats = list(categorical) + ([PREDICTION] if with_prediction else [])
+    return library.DriftSuite(list(numeric), cats, false_alarm_rate=CONFIG.false_alarm_rate,
+                              reference_size=CONFIG.reference_size, window=CONFIG.window)
+
+
+def quality_codes(X: np.ndarray | None, C: np.ndarray | None, n: int) -> np.ndarray:
+    """Data-quality codes as the monitor builds them: MISSING for NaN and None, else OK."""
+    parts = [np.zeros((n, 0), dtype=np.int8)]
+    if X is not None:
+        parts.append(np.where(np.isnan(X), MISSING, 0))
+    if C is not None:
+        parts.append(np.where(C == None, MISSING, 0))  # noqa: E711 (elementwise)
+    return np.column_stack(parts).astype(np.int8)
+
+
+def member(detection: Detection) -> str:
+    """Which member of the suite made a detection (its detector name, e.g. "ks" or "cusum")."""
+    return detection.detector

@@ -199,9 +199,13 @@ def test_seeds_give_the_same_streams():
 # ---------------------------------------------------------------- parts
 
 
-def test_suite_shares_split_the_budget():
-    members = suite.members([m.detector for m in suite.MEMBERS])
-    assert math.isclose(sum(m.rate for m in members), suite.BUDGET)
+def test_suite_is_the_monitors_and_counts_every_member():
+    data = streams.stationary(seed=1, n=600, error_rate=0.2)
+    runner = contenders.by_name()[contenders.SUITE].build(data, "model", 0)
+    assert runner.suite.false_alarm_rate == suite.BUDGET
+    assert runner.suite.categorical == [*streams.CATEGORICAL_NAMES, suite.PREDICTION]
+    assert math.isclose(sum(suite.shares().values()), 1.0)
+    assert runner.feed(data.rows(0, 600)) == [] and set(runner.hits) == set(suite.shares())
 
 
 def test_a_drift_stream_stops_at_the_first_detection_after_the_drift():
