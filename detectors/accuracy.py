@@ -5,25 +5,37 @@ from __future__ import annotations
 import math
 import numbers
 
-from driftline.detectors._checks import binary_stream, check_positive_int, check_probability
+from driftline.detectors._checks import binary_stream, check_positive_int, check_probability, check_rate
 from driftline.detectors._stats import normal_isf
 from driftline.detectors.base import Detection, Detector
+
+_DEFAULT_RATE = 1e-6
 
 
 class AccuracyDrop(Detector):
     """One-sided test of each window's accuracy against a baseline.
 
-    The baseline is given, or measured on the first ``window`` labelled items
-    after construction or ``reset()``. Then every tumbling window of
-    ``window`` labelled items is tested: it fires when the window's accuracy
-    lies below the lower confidence bound of the baseline at ``confidence``.
-    Below the bound at ``1 - (1 - confidence) / 100`` it is ``"critical"``.
+    The baseline is given (e.g. the accuracy the deployment gate measured on
+    its holdout, with ``baseline_n`` the number of rows it was measured on),
+    or measured on the first ``window`` labelled items after construction or
+    ``reset()``. Then every tumbling window of ``window`` labelled items is
+    tested: it fires when the window's accuracy lies below the lower bound
+    at which a window falls with probability :attr:`alpha` when nothing
+    changed. Below the bound for ``alpha / 100`` it is ``"critical"``.
+
+    ``alpha = false_alarm_rate * window``: the rate is per labelled item,
+    like every other detector's, and each window runs one test.
 
     The bound is computed on the arcsine square-root scale, where a proportion
     has variance ``1 / (4 n)`` whatever its value. The usual normal bound
     ``p - z sqrt(p (1 - p) / n)`` assumes a symmetric tail and, for accuracies
-    near 1, alarms several times more often than ``confidence`` promises.
-    A measured baseline adds its own sampling variance; a given one is exact.
+    near 1, alarms several times more often than it promises. A baseline
+    measured on ``n`` items adds its own sampling variance, ``1 / (4 n + 2)``
+    for Anscombe's form of its angle, ``asin(sqrt((k + 3/8) / (n + 3/4)))``;
+    a given baseline without ``baseline_n`` is taken as exact. The test then
+    holds its level over the baselines one might have measured (it is the
+    two-sample test of window against baseline); a particular baseline that
+    came out high alarms more often than that, one that came out low less.
 
     Parameters
     ----------
@@ -32,7 +44,14 @@ class AccuracyDrop(Detector):
     baseline
         The expected accuracy, e.g. from the model's holdout; None to measure it.
     confidence
-        One minus the false-alarm probability of each window's test.
+        The older form of the threshold: one minus the false-alarm
+        probability of each window's test. Give this or ``false_alarm_rate``,
+        not both; ``confidence=c`` is ``false_alarm_rate=(1 - c) / window``.
+    baseline_n
+        Items the given ``baseline`` was measured on; None if it is exact.
+    false_alarm_rate
+        Target false alarms per labelled item when nothing changes; 1e-6
+        when neither it nor ``confidence`` is given.
 
     Notes
     -----
@@ -53,8 +72,15 @@ class AccuracyDrop(Detector):
     >>> det.update(rng.random(1000) < 0.6)
     >>> for d in det.detections:
     ...     print(d.batch_index, d.severity, d.value, round(d.threshold, 3))
-    499 critical 0.628 0.801
-    999 critical 0.596 0.801
+    499 critical 0.628 0.836
+    999 critical 0.596 0.836
+
+    With the gate's holdout accuracy, measured on 300 rows, as the baseline:
+
+    >>> gated = AccuracyDrop(window=500, baseline=0.91, baseline_n=300)
+    >>> gated.update(rng.random(1000) < 0.8)
+    >>> [(d.batch_index, d.severity, d.value, round(d.threshold, 3)) for d in gated.detections]
+    [(499, 'critical', 0.786, 0.829), (999, 'warning', 0.816, 0.829)]
 
     References
     ----------
@@ -66,21 +92,39 @@ class AccuracyDrop(Detector):
     name = "accuracy"
 
     def __init__(self, window: int = 500, baseline: float | None = None,
-                 confidence: float = 0.999999) -> None:
+                 confidence: float | None = None, baseline_n: int | None = None,
+                 false_alarm_rate: float | None = None) -> None:
         self.window = check_positive_int("window", window)
         if baseline is not None and (isinstance(baseline, bool) or not isinstance(baseline, numbers.Real)
                                      or not 0.0 <= baseline <= 1.0):
             raise ValueError(f"baseline must be None or an accuracy in [0, 1], got {baseline!r}")
         self.baseline = baseline
-        self.confidence = check_probability("confidence", confidence)
+        if confidence is not None and false_alarm_rate is not None:
+            raise ValueError("give confidence (per window) or false_alarm_rate (per item), not both")
+        self.confidence = None if confidence is None else check_probability("confidence", confidence)
+        if baseline_n is not None:
+            if baseline is None:
+                raise ValueError("baseline_n needs a baseline: a measured baseline knows its own n")
+            baseline_n = check_positive_int("baseline_n", baseline_n)
+        self.baseline_n = baseline_n
+        self.false_alarm_rate = (None if false_alarm_rate is None
+                                 else check_rate(false_alarm_rate, 1, self.window))
         self._reset()
 
     def _reset(self) -> None:
         super()._reset()
         self._baseline = None if self.baseline is None else float(self.baseline)
-        self._baseline_n = 0  # 0: given, exact
+        self._baseline_n = self.baseline_n or 0  # 0: given, exact
         self._correct = 0
         self._fill = 0
+
+    @property
+    def alpha(self) -> float:
+        """The false-alarm probability of each window's test."""
+        if self.confidence is not None:
+            return 1.0 - self.confidence
+        rate = _DEFAULT_RATE if self.false_alarm_rate is None else self.false_alarm_rate
+        return min(rate * self.window, 0.5)
 
     @property
     def reference_accuracy(self) -> float | None:
@@ -108,10 +152,10 @@ class AccuracyDrop(Detector):
             self._baseline, self._baseline_n = accuracy, self.window
             return
         self._checked.append((self.kind, self.name, None))
-        bound = self.lower_bound(1.0 - self.confidence)
+        bound = self.lower_bound(self.alpha)
         if accuracy >= bound:
             return
-        critical = accuracy < self.lower_bound((1.0 - self.confidence) / 100.0)
+        critical = accuracy < self.lower_bound(self.alpha / 100.0)
         self._detections.append(Detection(
             kind=self.kind, detector=self.name, feature=None,
             value=accuracy, threshold=bound, batch_index=batch_index,
@@ -125,7 +169,14 @@ class AccuracyDrop(Detector):
         if self._baseline is None:
             raise ValueError("no baseline yet: it is measured on the first window")
         var = 1.0 / (4.0 * self.window)
-        if self._baseline_n:
-            var += 1.0 / (4.0 * self._baseline_n)
-        angle = math.asin(math.sqrt(self._baseline)) - normal_isf(alpha) * math.sqrt(var)
+        n = self._baseline_n
+        if n:
+            # Anscombe's form of the baseline's angle: with a few hundred rows
+            # and an accuracy near 1 the plain one is skewed and, averaged
+            # over baselines, alarms up to 2.4 times too often at alpha = 5e-4.
+            var += 1.0 / (4.0 * n + 2.0)
+            centre = math.asin(math.sqrt((self._baseline * n + 0.375) / (n + 0.75)))
+        else:
+            centre = math.asin(math.sqrt(self._baseline))
+        angle = centre - normal_isf(alpha) * math.sqrt(var)
         return math.sin(max(angle, 0.0)) ** 2

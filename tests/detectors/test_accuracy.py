@@ -43,10 +43,52 @@ def test_a_drop_from_0_9_to_0_6_is_found_within_two_windows():
         assert all(d.severity == "critical" for i, d in found if i >= start + 1000)
 
 
-def test_stationary_stream_raises_no_alarm():
+def binomial_pmf(n: int, p: float) -> np.ndarray:
+    k = np.arange(n + 1)
+    lg = np.vectorize(math.lgamma)
+    return np.exp(lg(n + 1) - lg(k + 1) - lg(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p))
+
+
+def test_stationary_stream_stays_within_the_rate():
+    # Default: 1e-6 per labelled item, so about one false alarm in 10^6 items.
     rng = np.random.default_rng(11)
-    assert feed(AccuracyDrop(), rng.random(200_000) < 0.9, batch=10_000) == []
-    assert feed(AccuracyDrop(baseline=0.9), rng.random(200_000) < 0.9, batch=10_000) == []
+    assert len(feed(AccuracyDrop(), rng.random(1_000_000) < 0.9, batch=100_000)) <= 4
+    assert len(feed(AccuracyDrop(baseline=0.9), rng.random(1_000_000) < 0.9, batch=100_000)) <= 4
+
+
+def test_alpha_comes_from_the_per_item_rate_or_the_older_confidence():
+    assert AccuracyDrop(window=500).alpha == pytest.approx(5e-4)
+    assert AccuracyDrop(window=200, false_alarm_rate=1e-5).alpha == pytest.approx(2e-3)
+    assert AccuracyDrop(window=500, confidence=0.999).alpha == pytest.approx(1e-3)
+    # The monitor's call keeps working.
+    assert AccuracyDrop(window=250).false_alarm_rate is None
+    with pytest.raises(ValueError, match="not both"):
+        AccuracyDrop(confidence=0.999, false_alarm_rate=1e-6)
+
+
+@pytest.mark.parametrize("p", [0.7, 0.9, 0.97])
+def test_a_baseline_measured_on_a_few_hundred_rows_keeps_the_rate(p):
+    # The gate measured the baseline on 300 holdout rows: averaged over the
+    # baselines it could have measured, a window's exact false-alarm
+    # probability is alpha (within the lattice's rounding).
+    window, n, alpha = 500, 300, 5e-4
+    baselines = np.arange(n + 1) / n
+    weights = binomial_pmf(n, p)
+    window_cdf = np.cumsum(binomial_pmf(window, p))
+
+    def false_alarms(baseline_n):
+        total = 0.0
+        for b, w in zip(baselines, weights):
+            if w < 1e-15 or b in (0.0, 1.0):
+                continue
+            bound = AccuracyDrop(window=window, baseline=float(b), baseline_n=baseline_n).lower_bound(alpha)
+            k = math.ceil(bound * window) - 1  # accuracies strictly below the bound
+            total += w * (window_cdf[k] if k >= 0 else 0.0)
+        return total
+
+    assert 0.3 * alpha < false_alarms(n) < 1.5 * alpha
+    # Taking the measured baseline as exact alarms several times too often.
+    assert false_alarms(None) > 4 * alpha
 
 
 def test_baseline_is_measured_on_the_first_window_unless_given():
@@ -98,3 +140,9 @@ def test_bad_parameters_are_rejected():
         AccuracyDrop(confidence=1.0)
     with pytest.raises(ValueError, match="window"):
         AccuracyDrop(window=0)
+    with pytest.raises(ValueError, match="baseline_n needs a baseline"):
+        AccuracyDrop(baseline_n=300)
+    with pytest.raises(ValueError, match="baseline_n"):
+        AccuracyDrop(baseline=0.9, baseline_n=0)
+    with pytest.raises(ValueError, match="false_alarm_rate"):
+        AccuracyDrop(window=500, false_alarm_rate=0.01)
