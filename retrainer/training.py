@@ -16,7 +16,11 @@ about a second per training.
 The child loads the trainer by its spec, calls it, turns the result into a
 model (:func:`~driftline.retrainer.adapters.as_model`) and sends it back
 pickled, which also proves it can be stored. It ignores SIGINT (the worker
-decides what a Ctrl-C means) and, on Linux, is killed if its parent dies.
+decides what a Ctrl-C means) and ends itself when its parent dies: it holds
+the read end of a pipe whose only write end the parent holds, and a thread
+that waits on it sees the end of the pipe when the parent is gone, however it
+died. (A parent-death signal would not do: the child's parent is the fork
+server, which lives as long as its children.)
 
 Examples
 --------
@@ -35,9 +39,9 @@ driftline.retrainer.exceptions.TrainingFailed: the trainer math:floor raised Typ
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import signal
-import sys
 import threading
 import time
 from typing import Any
@@ -56,21 +60,17 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _die_with_parent() -> None:
-    if not sys.platform.startswith("linux"):
-        return
+def _end_with_parent(lifeline: Any) -> None:
     try:
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    except OSError:
-        pass  # best effort: without it an orphan trainer still ends when it tries to report
+        lifeline.recv_bytes()  # the parent never writes: this returns only at the end of the pipe
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
 
 
-def _child(conn: Any, spec: str, params: dict, df: pd.DataFrame, features: list[str],
-           label: str) -> None:
-    _die_with_parent()
+def _child(conn: Any, lifeline: Any, spec: str, params: dict, df: pd.DataFrame,
+           features: list[str], label: str) -> None:
+    threading.Thread(target=_end_with_parent, args=(lifeline,), daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from driftline.retrainer.adapters import as_model
     from driftline.retrainer.trainers import load_trainer
@@ -118,11 +118,13 @@ def run_trainer(
     """
     ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, spec, dict(params or {}), df, list(features), label),
-                       name=f"driftline-trainer {spec}")
+    lifeline, lifeline_end = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, name=f"driftline-trainer {spec}",
+                       args=(sender, lifeline, spec, dict(params or {}), df, list(features), label))
     try:
         proc.start()
         sender.close()
+        lifeline.close()
         deadline = time.monotonic() + timeout_s if timeout_s else None
         while not receiver.poll(_STEP_S):
             if stop is not None and stop.is_set():
@@ -139,6 +141,8 @@ def run_trainer(
     finally:
         receiver.close()
         sender.close()
+        lifeline.close()
+        lifeline_end.close()
         if proc.is_alive():
             proc.kill()
         if proc.pid is not None:

@@ -7,6 +7,23 @@ commits the request. A crash anywhere before the commit means the request
 comes back; the registry knows it by its request_id, so it is published
 again rather than trained again.
 
+Every request handled is a *run* in the registry (who, when, how many
+attempts, what came of it). A version and the close of its run are written in
+one transaction, and the trainer runs in a child process that dies with the
+worker, so a worker killed mid-training leaves a started run and nothing
+else: the next worker takes the run over and trains the request once.
+
+A request that yields no version is dead-lettered with the reason and its
+run marked failed: a model the registry refuses (with
+``DRIFTLINE_REQUIRE_REGISTRATION`` on, a model with neither a registration
+nor a version; with it off, the default, every model is accepted, so the
+monitor's request for a first version always goes through), a registered
+trainer that no longer imports, a request started more than
+``DRIFTLINE_RETRAIN_MAX_ATTEMPTS`` times without finishing (workers keep
+dying on it), and a request that keeps failing for infrastructure reasons
+(database or broker down): that one is retried from the same offset with a
+doubling wait, ``DRIFTLINE_RETRAIN_MAX_ATTEMPTS`` times in all, then given up.
+
 Examples
 --------
 The trainer is checked before any connection is made, so a typo fails at once:
@@ -30,8 +47,11 @@ With a broker: ``worker.run(stop)`` in a thread until ``stop.set()``, then
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -49,7 +69,12 @@ from driftline.contract import (
 from driftline.exceptions import BrokerUnavailable, InvalidEvent
 from driftline.kafka_admin import ensure_topics
 from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.exceptions import WindowInterrupted
+from driftline.retrainer.exceptions import (
+    RetrainerError,
+    TrainerLoadError,
+    TrainingInterrupted,
+    WindowInterrupted,
+)
 from driftline.retrainer.frame import labeled_frame
 from driftline.retrainer.job import retrain
 from driftline.retrainer.registry import Registry, VersionRecord
@@ -62,12 +87,20 @@ log = logging.getLogger(__name__)
 _POLL_MS = 500
 _ACK_TIMEOUT_S = 60.0
 # A failing request (database or broker down) is retried from the same
-# offset, never skipped: waits double from 1 s up to 30 s.
+# offset, waits doubling from 1 s up to 30 s, until settings.retrain_max_attempts.
 _BACKOFF_S = (1.0, 30.0)
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class RequestAbandoned(RetrainerError):
+    """A request that will yield no version; its run is failed and it goes to the dead-letter topic."""
 
 
 class RetrainWorker:
@@ -84,8 +117,9 @@ class RetrainWorker:
     group_id
         The consumer group; workers in one group share the requests.
     trainer_spec
-        ``"package.module:function"`` of the trainer, checked here so a typo
-        fails at start rather than at the first request.
+        ``"package.module:function"`` of the default trainer, for models whose
+        registration names none; checked here so a typo fails at start
+        rather than at the first request.
     """
 
     def __init__(self, settings: Settings, registry: Registry, store: ArtifactStore,
@@ -97,6 +131,7 @@ class RetrainWorker:
         self.group_id = group_id
         self.trainer_spec = trainer_spec
         self.topics = Topics(settings.topic_prefix)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = {"published": 0, "dead_lettered": 0, "failures": 0}
         self._stop = threading.Event()
         self._producer: KafkaProducer | None = None
@@ -114,7 +149,8 @@ class RetrainWorker:
                 # One request per poll: each is committed on its own, after its version is out.
                 max_poll_records=1,
                 # A request may wait retrain_wait_s for labels and then train.
-                max_poll_interval_ms=int(max(300.0, settings.retrain_wait_s + 600.0) * 1000),
+                max_poll_interval_ms=int((settings.retrain_wait_s + (settings.train_timeout_s or 3600.0)
+                                          + 300.0) * 1000),
             )
         except KafkaTimeoutError as exc:  # the clients bootstrap in __init__
             self.close()
@@ -132,24 +168,31 @@ class RetrainWorker:
         assert self._consumer is not None, "the worker is closed"
         self._consumer.subscribe([self.topics.retrain_requests])
         backoff = _BACKOFF_S[0]
+        failed: dict[tuple[TopicPartition, int], int] = {}  # attempts of the request at hand
         while not self._stop.is_set():
             for tp, messages in self._consumer.poll(timeout_ms=_POLL_MS).items():
                 msg = messages[0]  # max_poll_records=1
                 try:
                     self._process(msg)
-                except WindowInterrupted:
-                    log.info("stopped while waiting for labels; request at %s:%d stays uncommitted",
-                             tp, msg.offset)
+                except (WindowInterrupted, TrainingInterrupted) as exc:
+                    log.info("%s; request at %s:%d stays uncommitted", exc, tp, msg.offset)
                     self._rewind(tp, msg.offset)  # a later run() starts with it again
                     return
-                except Exception:
+                except Exception as exc:
                     self.stats["failures"] += 1
-                    log.exception("retrain request at %s offset %d failed; retrying in %.0f s",
-                                  tp, msg.offset, backoff)
+                    attempts = failed[(tp, msg.offset)] = failed.get((tp, msg.offset), 0) + 1
+                    if attempts >= self.settings.retrain_max_attempts and self._give_up(msg, attempts, exc):
+                        failed.pop((tp, msg.offset), None)
+                        self._commit(tp, msg.offset + 1)
+                        continue
+                    log.exception("retrain request at %s offset %d failed (attempt %d of %d); "
+                                  "retrying in %.0f s", tp, msg.offset, attempts,
+                                  self.settings.retrain_max_attempts, backoff)
                     self._rewind(tp, msg.offset)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, _BACKOFF_S[1])
                     continue
+                failed.pop((tp, msg.offset), None)
                 backoff = _BACKOFF_S[0]
                 self._commit(tp, msg.offset + 1)
 
@@ -159,17 +202,67 @@ class RetrainWorker:
         except InvalidEvent as exc:
             self._dead_letter(msg, str(exc))
             return
-        self.handle(request)
+        try:
+            self.handle(request)
+        except RequestAbandoned as exc:
+            # Dead letter first: if the worker dies before the commit, the
+            # request comes back and finds its run failed, so no second letter.
+            self._dead_letter(msg, str(exc))
+            self.registry.fail_run(request.model_id, request.request_id, str(exc), self.worker_id,
+                                   request.alert_ids)
 
-    def handle(self, request: RetrainRequest) -> VersionRecord:
-        """Read the window, retrain (once per request), publish the version and wait for the ack."""
-        record = self.registry.find_by_request(request.model_id, request.request_id)
+    def _give_up(self, msg: Any, attempts: int, exc: Exception) -> bool:
+        """Dead-letter a request that kept failing; False if even that failed (retry later)."""
+        reason = f"gave up after {attempts} attempts: {_describe(exc)}"
+        log.error("retrain request at %s:%d: %s", msg.topic, msg.offset, reason)
+        try:
+            self._dead_letter(msg, reason)
+        except Exception:
+            log.exception("could not dead-letter the request at %s:%d", msg.topic, msg.offset)
+            return False
+        try:
+            request = decode_retrain_request(msg.value, self.settings.max_message_bytes)
+            self.registry.fail_run(request.model_id, request.request_id, reason, self.worker_id,
+                                   request.alert_ids)
+        except Exception:  # the database may be what is down; the dead letter has the reason
+            log.warning("could not mark the run of %s:%d failed", msg.topic, msg.offset, exc_info=True)
+        return True
+
+    def handle(self, request: RetrainRequest) -> VersionRecord | None:
+        """Read the window, retrain (once per request), publish the version and wait for the ack.
+
+        Returns ``None`` for a request whose run failed before (nothing to
+        publish), and raises :class:`RequestAbandoned` for one that cannot
+        yield a version (see the module notes).
+        """
+        model_id, request_id = request.model_id, request.request_id
+        record = self.registry.find_by_request(model_id, request_id)
         if record is None:
-            events, window = read_window(self.settings, request.model_id, request.since_ts, stop=self._stop)
-            record = retrain(request, labeled_frame(events), self.registry, self.store,
-                             self.settings, self.trainer_spec, window)
+            run = self.registry.start_run(model_id, request_id, self.worker_id, request.alert_ids)
+            if run.state == "failed":
+                log.info("request %s of %s failed before (%s); not retried", request_id, model_id, run.outcome)
+                return None
+            self._check(request, run.attempts)
+            events, window = read_window(self.settings, model_id, request.since_ts, stop=self._stop)
+            try:
+                record = retrain(request, labeled_frame(events), self.registry, self.store,
+                                 self.settings, self.trainer_spec, window, stop=self._stop)
+            except TrainerLoadError as exc:
+                raise RequestAbandoned(f"the trainer of model {model_id!r} cannot be loaded: {exc}") from exc
         self._publish(record)
         return record
+
+    def _check(self, request: RetrainRequest, attempts: int) -> None:
+        model_id = request.model_id
+        if attempts > self.settings.retrain_max_attempts:
+            raise RequestAbandoned(f"gave up: request {request.request_id} of model {model_id!r} was "
+                                   f"started {attempts} times without finishing (DRIFTLINE_RETRAIN_MAX_ATTEMPTS is "
+                                   f"{self.settings.retrain_max_attempts})")
+        if (self.settings.require_registration and self.registry.model(model_id) is None
+                and not self.registry.versions(model_id)):
+            raise RequestAbandoned(f"model {model_id!r} is not registered and has no version "
+                                   f"(DRIFTLINE_REQUIRE_REGISTRATION is on); register it with "
+                                   f"'driftline models register {model_id}'")
 
     # ------------------------------------------------------------ Kafka output
 

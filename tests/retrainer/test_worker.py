@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import CoordinatorNotAvailableError
 
 from driftline.contract import (
     RetrainRequest,
@@ -45,7 +46,10 @@ class Probe(RetrainWorker):
 
 
 def committed(admin: KafkaAdminClient, group_id: str, tp: TopicPartition) -> int | None:
-    offsets = admin.list_group_offsets(group_id).get(group_id, {})
+    try:
+        offsets = admin.list_group_offsets(group_id).get(group_id, {})
+    except CoordinatorNotAvailableError:  # a fresh broker creates its offsets topic on first use
+        return None
     return offsets[tp].offset if tp in offsets else None
 
 
