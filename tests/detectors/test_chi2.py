@@ -47,7 +47,10 @@ def test_detects_a_frequency_shift_in_one_of_five_features():
         first = min(i for i, _ in found)
         assert start <= first <= start + 1000
         d = found[0][1]
-        assert d.threshold == pytest.approx(chi2_isf(1e-6 * 500 / 5, 4))
+        # Calibrated on the reference: with 25+ expected per cell the chi-squared
+        # limit is close, and the threshold is never below it.
+        limit = chi2_isf(1e-6 * 500 / 5, 4)
+        assert limit <= d.threshold <= 1.05 * limit
 
 
 def test_a_surge_of_unseen_categories_is_drift_but_a_trickle_is_not():
@@ -111,3 +114,34 @@ def test_bad_parameters_are_rejected():
         CategoricalDrift(["a"], false_alarm_rate=0)
     with pytest.raises(ValueError, match="at least one row"):
         CategoricalDrift(["a"]).set_reference(np.empty((0, 1), dtype=object))
+
+
+def test_calibration_round_trips_and_refuses_another_reference():
+    import json
+
+    rng = np.random.default_rng(4)
+    ref = sample(rng, P, (1000, 2))
+    det = CategoricalDrift(["a", "b"], seed=1)
+    det.set_reference(ref)
+    saved = json.loads(json.dumps(det.calibration))
+    assert saved["log_prefactor"] == det.calibration["log_prefactor"]
+    again = CategoricalDrift(["a", "b"], seed=1)
+    again.set_reference(ref, calibration=saved)
+    later = sample(rng, [0.2, 0.25, 0.2, 0.15, 0.2], (2000, 2))
+    assert feed(again, later) == feed(det, later)
+    with pytest.raises(ValueError, match="another reference"):
+        CategoricalDrift(["a", "b"], seed=1).set_reference(ref[::-1][:900], calibration=saved)
+    with pytest.raises(ValueError, match="other parameters"):
+        CategoricalDrift(["a", "b"], seed=2).set_reference(ref, calibration=saved)
+
+
+def test_the_calibrated_threshold_is_never_below_the_chi_squared_limit():
+    cats = np.array([f"c{k}" for k in range(10)], dtype=object)
+    p = np.array([0.901] + [0.011] * 9)
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        det = CategoricalDrift(["f"], seed=seed)
+        det.set_reference(cats[rng.choice(10, p=p, size=(1000, 1))])
+        assert det.calibration["log_prefactor"][0] >= 0.0
+        for df in (1, 5, 9):
+            assert det.threshold(0, det.alpha, df) >= chi2_isf(det.alpha, df)
