@@ -303,14 +303,18 @@ class ModelMonitor:
         self.counts["labeled"] += len(labeled)
         if not rows:
             return
-        correct = np.fromiter((_same(e.prediction, e.label) for e in rows), dtype=np.int8,
-                              count=len(rows))
         ts = np.fromiter((e.ts for e in rows), dtype=np.int64, count=len(rows))
         self._labeled_for_version += len(rows)
-        self.rolling.update(correct)
+        if self.regression:
+            outcomes = np.fromiter((_residual(e.prediction, e.label) for e in rows),
+                                   dtype=np.float64, count=len(rows))
+        else:
+            outcomes = np.fromiter((_same(e.prediction, e.label) for e in rows), dtype=np.int8,
+                                   count=len(rows))
+            self.rolling.update(outcomes)
         if self.version == NO_MODEL or self.suite is None:
             return  # a fallback answer has no concept to drift from
-        detections, checked = self.suite.update_outcomes(correct)
+        detections, checked = self.suite.update_outcomes(outcomes)
         self._raise(detections, self.suite.outcomes_seen, checked, ts, out, now_ms)
 
     def _raise(self, detections: list[Detection], n_seen: int, checked: list[tuple],
@@ -369,6 +373,12 @@ class ModelMonitor:
 
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _residual(prediction: Any, label: Any) -> float:
+    if _is_num(prediction) and _is_num(label):
+        return float(prediction) - float(label)
+    return float("nan")  # a label that is not a number says nothing about a regressor's error
 
 
 def _same(prediction: Any, label: Any) -> int:

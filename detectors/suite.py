@@ -17,6 +17,7 @@ from driftline.detectors.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
 from driftline.detectors.chi2 import CategoricalDrift
 from driftline.detectors.cusum import MeanShift
+from driftline.detectors.error_increase import ErrorIncrease
 from driftline.detectors.error_rate import ErrorRateDrift
 from driftline.detectors.ks import NumericDrift
 from driftline.detectors.mmd import MultivariateDrift
@@ -33,9 +34,15 @@ SHARES: dict[str, float] = {
     "cusum": 0.15,     # MeanShift: sequential, fast on large mean shifts
     "mmd": 0.10,       # MultivariateDrift: the joint distribution of the numeric features
     "chi2": 0.20,      # CategoricalDrift: categorical columns and the prediction
-    "adwin": 0.15,     # ErrorRateDrift: concept drift on the error stream
-    "accuracy": 0.15,  # AccuracyDrop: performance against the version's own score
+    "adwin": 0.15,     # ErrorRateDrift: concept drift on the error stream (classifiers)
+    "accuracy": 0.15,  # AccuracyDrop (classifiers) or ErrorIncrease (regressors): performance
 }
+# ADWIN's significance delta at which 3 x 10^7 stationary error events gave 2
+# false alarms (0.07 per 10^6), inside the 0.15 share of the default target.
+# Its false alarms scale about linearly with delta (a union bound over cuts),
+# so another target moves delta in proportion.
+_ADWIN_DELTA = 0.002
+_ADWIN_DELTA_RATE = 0.15e-6
 
 
 class DriftSuite:
@@ -80,7 +87,7 @@ class DriftSuite:
     >>> C = np.array([["NL", "1"]] * n, dtype=object)
     >>> found, checked = suite.update_inputs(X, C, np.zeros((n, 4), dtype=np.int8))
     >>> sorted({(d.detector, d.feature) for d in found})
-    [('cusum', 'amount'), ('ks', 'amount'), ('mmd', None)]
+    [('cusum', 'amount'), ('ks', 'amount'), ('mmd', None), ('psi', 'amount')]
     """
 
     def __init__(self, numeric: list[str], categorical: list[str], false_alarm_rate: float = 1e-6,
@@ -110,9 +117,30 @@ class DriftSuite:
             self.categorical_drift = CategoricalDrift(self.categorical, reference_size=reference_size,
                                                       window=window, false_alarm_rate=rate["chi2"])
         self.quality = DataQuality(self.numeric + self.categorical, window=window)
-        self.error_rate = ErrorRateDrift()
-        self.accuracy = AccuracyDrop(window=accuracy_window)
+        # A numeric prediction is a regressor's: its errors are sizes, not right or wrong.
+        self.regression = PREDICTION in self.numeric
+        self._rates = rate
+        self.error_rate = None
+        if not self.regression:
+            delta = min(_ADWIN_DELTA * rate["adwin"] / _ADWIN_DELTA_RATE, 0.05)
+            self.error_rate = ErrorRateDrift(delta=delta)
+        self.performance = self._performance({})
         self._profile: ReferenceProfile | None = None
+
+    def _performance(self, score: dict) -> Detector:
+        """The performance test, against the registered ``score`` if it has one that fits."""
+        rate, value, n = self._rates["accuracy"], score.get("value"), score.get("n")
+        n = int(n) if n else None
+        if self.regression:
+            std = score.get("std")
+            if score.get("metric") == "mae" and value is not None and std is not None:
+                return ErrorIncrease(window=self.accuracy_window, baseline=float(value),
+                                     baseline_std=float(std), baseline_n=n, false_alarm_rate=rate)
+            return ErrorIncrease(window=self.accuracy_window, false_alarm_rate=rate)
+        if score.get("metric") == "accuracy" and value is not None:
+            return AccuracyDrop(window=self.accuracy_window, baseline=float(value), baseline_n=n,
+                                false_alarm_rate=rate)
+        return AccuracyDrop(window=self.accuracy_window, false_alarm_rate=rate)
 
     # ------------------------------------------------------------ members
 
@@ -124,8 +152,8 @@ class DriftSuite:
 
     @property
     def outcomes(self) -> list[Detector]:
-        """The detectors fed whether each labeled prediction was right."""
-        return [self.error_rate, self.accuracy]
+        """The detectors fed the outcome of each labeled prediction."""
+        return [d for d in (self.error_rate, self.performance) if d is not None]
 
     @property
     def inputs_seen(self) -> int:
@@ -133,7 +161,7 @@ class DriftSuite:
 
     @property
     def outcomes_seen(self) -> int:
-        return self.error_rate.n_seen
+        return self.performance.n_seen
 
     # ------------------------------------------------------------ updates
 
@@ -149,10 +177,16 @@ class DriftSuite:
             feeds.append((self.multivariate, X[:, [self.numeric.index(f) for f in self.features]]))
         return _run(feeds)
 
-    def update_outcomes(self, correct: np.ndarray) -> tuple[list[Detection], list[Key]]:
-        """Feed 1 for each correct labeled prediction, 0 for each wrong one."""
-        correct = np.asarray(correct, dtype=np.float64)
-        return _run([(self.error_rate, 1.0 - correct), (self.accuracy, correct)])
+    def update_outcomes(self, outcomes: np.ndarray) -> tuple[list[Detection], list[Key]]:
+        """Feed the labeled predictions' outcomes, NaN where unknown.
+
+        For a classifier 1 for each correct prediction and 0 for each wrong
+        one; for a regressor the residual ``prediction - label``.
+        """
+        outcomes = np.asarray(outcomes, dtype=np.float64)
+        if self.regression:
+            return _run([(self.performance, outcomes)])
+        return _run([(self.error_rate, 1.0 - outcomes), (self.performance, outcomes)])
 
     # ------------------------------------------------------------ reference
 
@@ -162,8 +196,9 @@ class DriftSuite:
         Columns are matched by name; a calibration stored in the profile is
         used by the detector it belongs to when it was made for the same
         parameters and rows, and made afresh otherwise. The profile's score
-        (e.g. ``{"metric": "accuracy", "value": 0.91, "n": 450}``) becomes the
-        performance baseline.
+        (``{"metric": "accuracy", "value": 0.91, "n": 450}`` for a classifier,
+        ``{"metric": "mae", "value": 3.2, "std": 2.5, "n": 450}`` for a
+        regressor) becomes the performance baseline, its sampling error included.
         """
         X = _columns(profile.numeric_rows, profile.numeric, self.numeric, np.nan, np.float64)
         C = _columns(profile.categorical_rows, profile.categorical, self.categorical, None, object)
@@ -176,8 +211,7 @@ class DriftSuite:
             rows = X[:, [self.numeric.index(f) for f in self.features]]
             _set_reference(self.multivariate, rows, stored.get(self.multivariate.name))
         perf = profile.performance
-        if perf.get("metric") == "accuracy" and perf.get("value") is not None:
-            self.accuracy = AccuracyDrop(window=self.accuracy_window, baseline=float(perf["value"]))
+        self.performance = self._performance(perf)
         self._profile = ReferenceProfile(
             self.numeric, self.categorical, X, C,
             calibration={d.name: getattr(d, "calibration", None) for d in self.inputs

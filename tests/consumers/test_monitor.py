@@ -158,3 +158,65 @@ def test_missing_and_wrongly_typed_values_raise_a_data_quality_alert():
     assert 0.1 < by_feature["c"].value < 0.25 and by_feature["c"].threshold == 0.05
     assert got["retrain"] == []
     assert m.counts["type_errors"] > 0
+
+
+def profile_of(evs, performance):
+    """The profile a retrainer would register: the features and answers of ``evs``."""
+    from driftline.detectors.profile import ReferenceProfile
+    from driftline.detectors.suite import calibrate
+
+    preds = [e for e in evs if isinstance(e, Prediction)]
+    X = np.array([[p.features["x"]] for p in preds])
+    C = np.array([[p.features["c"], str(p.prediction)] for p in preds], dtype=object)
+    profile = ReferenceProfile(["x"], ["c", "<prediction>"], X, C, performance=performance,
+                               source="training window")
+    return calibrate(profile, false_alarm_rate=CONFIG.false_alarm_rate,
+                     reference_size=CONFIG.reference_size, window=CONFIG.window)
+
+
+def test_a_registered_profile_is_the_reference_from_the_first_prediction():
+    profile = profile_of(events(CONFIG.reference_size, seed=9), {"metric": "accuracy", "value": 0.9,
+                                                                 "n": 500})
+    shifted = events(3_000, shift_after=0)  # the live inputs never looked like the training data
+    with_profile = ModelMonitor("m", {}, CONFIG, profiles=lambda m, v: profile if v == "1" else None)
+    got = run(with_profile, shifted)
+    drift = [a for a in got["alerts"] if a.kind == "data_drift"]
+    assert {a.feature for a in drift} == {"x"}
+    assert drift[0].event_ts < 1000 + CONFIG.window * 10  # within the first window
+    assert with_profile._reference == "training window"
+    # Warming up on the live traffic takes the shifted inputs as normal.
+    assert [a for a in run(ModelMonitor("m", {}, CONFIG), shifted)["alerts"]
+            if a.kind == "data_drift"] == []
+
+
+def test_performance_is_measured_against_the_registered_score():
+    profile = profile_of(events(CONFIG.reference_size, seed=9), {"metric": "accuracy", "value": 0.95,
+                                                                 "n": 2000})
+    worse = events(6_000, error_rate=0.25)  # served at 75% from its first prediction on
+    m = ModelMonitor("m", {}, CONFIG, profiles=lambda m, v: profile)
+    got = run(m, worse)
+    perf = [a for a in got["alerts"] if a.kind == "performance"]
+    assert perf and perf[0].threshold > 0.85 and perf[0].value < 0.8
+    assert len(got["retrain"]) == 1 and got["retrain"][0].alert_ids == [perf[-1].alert_id]
+    # Measured on its own first window, the same model looks fine.
+    assert [a for a in run(ModelMonitor("m", {}, CONFIG), worse)["alerts"]
+            if a.kind == "performance"] == []
+
+
+def test_a_regressor_is_watched_on_the_size_of_its_errors():
+    rng = np.random.default_rng(4)
+    evs = []
+    for i in range(8_000):
+        x = float(rng.normal())
+        label = 2.0 * x + float(rng.normal())
+        noise = 0.3 if i < 4_000 else 1.5  # the model gets worse halfway
+        evs.append(Prediction(f"p{i}", "m", "1", 1000 + i * 10, {"x": x},
+                              round(2.0 * x + noise * float(rng.normal()), 4) + 0.0001))
+        evs.append(Feedback(f"f{i}", f"p{i}", "m", 1000 + i * 10 + 5, label))
+    m = ModelMonitor("m", {}, CONFIG)
+    got = run(m, evs)
+    assert m.regression and m.suite.numeric == ["x", "<prediction>"]
+    perf = [a for a in got["alerts"] if a.kind == "performance"]
+    assert [a.detector for a in perf[:1]] == ["error"]
+    assert 1000 + 4_000 * 10 <= perf[0].event_ts <= 1000 + 5_000 * 10
+    assert got["metrics"][-1].accuracy is None  # right or wrong means nothing here
