@@ -32,9 +32,10 @@ class MeanShift(Detector):
     autocorrelated one (a price, a sensor) a slow wander is no change.
 
     **Reference.** ``set_reference(X)`` (e.g. the training data): ``phi`` is
-    the least-squares slope on consecutive values, the location is Huber's
+    the least-squares slope on consecutive values (1 when a Dickey-Fuller test
+    cannot reject a random walk at 1%), the residuals' location is Huber's
     M-estimate with the same clip (so the clipped reference residuals have
-    mean 0 exactly) and the scale the MAD. Without one, the detector starts by
+    mean 0 exactly) and their scale the MAD. Without one, the detector starts by
     itself: from the ``min_reference``-th value on, each value is tested
     against a regression on all the values before it (recursive residuals,
     exactly Student t for normal data, turned into normal scores), while those
@@ -100,15 +101,16 @@ class MeanShift(Detector):
     >>> det.update(X)
     >>> first = det.detections[0]
     >>> print(first.feature, first.batch_index, round(first.value, 2), round(first.threshold, 2))
-    age 1216 8.92 8.48
+    age 1219 10.12 8.94
     >>> print(first.message)
-    age: CUSUM 8.92 > 8.48; mean moved by about +1.34 sd over the last 15 values
+    age: CUSUM 10.12 > 8.94; mean moved by about +1.31 sd over the last 18 values
     >>> len(det.detections), round(det.calibration["features"]["age"]["threshold"], 2)
-    (34, 8.48)
+    (32, 8.94)
 
-    The shift began 16 rows before the first alarm (Page's estimate: 15). A reference that was
-    given stays, so the sum restarts and fires again every 20 rows or so as
-    long as the shift lasts (an :class:`AlertPolicy` makes one alert of it).
+    The shift began 19 rows before the first alarm (Page's estimate: 18). A
+    reference that was given stays, so the sum restarts and fires again every
+    20 rows or so as long as the shift lasts (an :class:`AlertPolicy` makes
+    one alert of it).
 
     References
     ----------
