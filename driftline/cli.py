@@ -8,7 +8,9 @@ command (no broker, a broker that will not start) in one line and exit code 1.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -56,6 +58,36 @@ def _float_in(low: float, high: float, wanted: str):
 
 _fraction = _float_in(0.0, 1.0, "a number between 0 and 1")
 _non_negative = _float_in(0.0, float("inf"), "a number >= 0")
+
+
+def _trainer_spec(text: str) -> str:
+    if text == "default":
+        return ""
+    from driftline.retrainer.exceptions import TrainerLoadError
+    from driftline.retrainer.trainers import load_trainer
+
+    try:
+        load_trainer(text)
+    except TrainerLoadError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _param(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw  # plain text, e.g. --param kind=tree
+    return key.strip(), value
+
+
+def _metric_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"expected a metric name such as accuracy, got {text!r}")
+    return text
 
 
 def _drifts(text: str):
@@ -129,16 +161,45 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--timeout", type=_non_negative, default=None,
                    help="stop after this many seconds without an alert")
 
-    m = sub.add_parser("models", help="list models and versions; promote or roll back by hand",
-                       description="Read the model registry ($DRIFTLINE_REGISTRY_URL). 'promote "
-                                   "MODEL VERSION' pins a version as champion and 'rollback "
-                                   "MODEL' restores the previous champion; both publish the "
-                                   "champion on the model-versions topic so services swap.")
-    m.add_argument("action", nargs="?", choices=["list", "show", "history", "promote", "rollback"],
-                   default="list")
-    m.add_argument("model_id", nargs="?", help="the model (show, history, promote, rollback)")
-    m.add_argument("version", nargs="?", help="with 'promote': the version to make champion")
-    m.add_argument("--json", action="store_true", help="one JSON object per line")
+    m = sub.add_parser("models", help="registered models and their versions; register, promote, roll back",
+                       description="Read and change the model registry ($DRIFTLINE_REGISTRY_URL). "
+                                   "'promote' and 'rollback' publish the new champion on the "
+                                   "model-versions topic so services swap. Without an action: list.")
+    m.add_argument("--json", action="store_true", help="JSON instead of a table")
+    ms = m.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    # SUPPRESS: an action's own --json must not reset one given before the action.
+    as_json = dict(action="store_true", default=argparse.SUPPRESS,
+                   help="JSON: one object per line for list and history, one document otherwise")
+    ml = ms.add_parser("list", help="one line per model: task, trainer, champion, last run")
+    ml.add_argument("--json", **as_json)
+    mshow = ms.add_parser("show", help="a model's registration, and its champion with lineage")
+    mshow.add_argument("model_id", metavar="MODEL")
+    mshow.add_argument("--json", **as_json)
+    mh = ms.add_parser("history", help="every version and retrain run of a model, oldest first")
+    mh.add_argument("model_id", metavar="MODEL")
+    mh.add_argument("--json", **as_json)
+    mr = ms.add_parser("register", help="create or update a model's registration",
+                       description="Create or update how a model is retrained. Options left out "
+                                   "keep their current value (new models: classification, the "
+                                   "worker's default trainer, accuracy, $DRIFTLINE_GATE_MARGIN).")
+    mr.add_argument("model_id", metavar="MODEL")
+    mr.add_argument("--task", choices=["classification", "regression"])
+    mr.add_argument("--trainer", type=_trainer_spec, metavar="PACKAGE.MODULE:FUNCTION",
+                    help="the trainer; it must import here. 'default' for the worker's default")
+    mr.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
+                    help="a trainer parameter (VALUE read as JSON if it is, else as text); "
+                         "repeat for more; replaces all parameters")
+    mr.add_argument("--clear-params", action="store_true", help="remove all trainer parameters")
+    mr.add_argument("--gate-metric", type=_metric_name, metavar="NAME",
+                    help="the metric the gate compares (default: accuracy)")
+    mr.add_argument("--gate-margin", type=_non_negative, metavar="X",
+                    help="what a challenger must gain over the champion")
+    mr.add_argument("--json", **as_json)
+    mp = ms.add_parser("promote", help="make a version the champion and publish it")
+    mp.add_argument("model_id", metavar="MODEL")
+    mp.add_argument("version", metavar="VERSION")
+    mb = ms.add_parser("rollback", help="restore the previous champion and publish it")
+    mb.add_argument("model_id", metavar="MODEL")
     return parser
 
 

@@ -154,32 +154,151 @@ def _wait_for_partitions(consumer, topic: str, timeout_s: float = 10.0):
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.retrainer.registry import Registry
 
-    if args.action != "list" and not args.model_id:
-        print(f"driftline models: error: '{args.action}' needs a MODEL_ID", file=sys.stderr)
-        return 2
-    if args.action == "promote" and not args.version:
-        print("driftline models: error: 'promote' needs a MODEL_ID and a VERSION", file=sys.stderr)
-        return 2
+    args.action = args.action or "list"  # 'driftline models' alone lists
     if args.action in ("promote", "rollback"):
         return _change_champion(args, settings)
-    registry = Registry(settings.resolved_registry_url)
-    try:
-        model_ids = [args.model_id] if args.model_id else registry.models()
-        rows = [v for m in model_ids for v in registry.versions(m)]
-        if args.action in ("show", "history") and not rows:
+    with Registry(settings.resolved_registry_url) as registry:
+        if args.action == "register":
+            return _register(args, registry)
+        if args.action == "list":
+            return _list(args, registry, settings)
+        if args.model_id not in registry.models():
             print(f"driftline models: error: no model {args.model_id!r} in the registry",
                   file=sys.stderr)
             return 1
-        if args.json:
-            for v in rows:
-                print(json.dumps(_version_dict(v)))
-            return 0
-        if not rows:
-            print(f"no models registered in {settings.resolved_registry_url}")
-            return 0
-        print(_table(rows))
-    finally:
-        registry.close()
+        return (_show if args.action == "show" else _history)(args, registry)
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _grid(header: tuple, rows: list[tuple]) -> str:
+    lines = [header, *rows]
+    widths = [max(len(str(r[i])) for r in lines) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in lines)
+
+
+def _registration_dict(model) -> dict | None:
+    return None if model is None else dataclasses.asdict(model)
+
+
+def _register(args: argparse.Namespace, registry) -> int:
+    params = None
+    if args.clear_params:
+        params = {}
+    if args.param:
+        params = dict(args.param)
+    model = registry.register_model(args.model_id, task=args.task, trainer=args.trainer,
+                                    trainer_params=params, gate_metric=args.gate_metric,
+                                    gate_margin=args.gate_margin)
+    if getattr(args, "json", False):
+        print(json.dumps(_registration_dict(model)))
+    else:
+        print(f"{model.model_id}: registered")
+        print(_describe_registration(model))
+    return 0
+
+
+def _describe_registration(model) -> str:
+    params = json.dumps(model.trainer_params, sort_keys=True) if model.trainer_params else "none"
+    margin = "DRIFTLINE_GATE_MARGIN" if model.gate_margin is None else f"{model.gate_margin:g}"
+    return (f"  task:     {model.task}\n"
+            f"  trainer:  {model.trainer or 'the worker default'}  params: {params}\n"
+            f"  gate:     {model.gate_metric}, margin {margin}")
+
+
+def _list(args: argparse.Namespace, registry, settings: Settings) -> int:
+    rows, docs = [], []
+    for model_id in registry.models():
+        model, champion = registry.model(model_id), registry.champion(model_id)
+        versions, runs = registry.versions(model_id), registry.runs(model_id)
+        last = runs[-1] if runs else None
+        docs.append({"model_id": model_id, "registration": _registration_dict(model),
+                     "champion": None if champion is None else dataclasses.asdict(champion),
+                     "n_versions": len(versions),
+                     "last_run": None if last is None else dataclasses.asdict(last)})
+        trainer = (model.trainer if model and model.trainer
+                   else champion.trainer if champion else "-")
+        rows.append((model_id, model.task if model else "-", trainer,
+                     f"v{champion.version}" if champion else "-",
+                     _fmt(champion.metrics.get("holdout_accuracy")) if champion else "-",
+                     str(len(versions)),
+                     f"{last.state} {_when(last.finished_at or last.started_at)}" if last else "-"))
+    if args.json:
+        for doc in docs:
+            print(json.dumps(doc))
+    elif not rows:
+        print(f"no models registered in {settings.resolved_registry_url}")
+    else:
+        print(_grid(("MODEL", "TASK", "TRAINER", "CHAMPION", "HOLDOUT ACC", "VERSIONS", "LAST RUN"),
+                    rows))
+    return 0
+
+
+def _show(args: argparse.Namespace, registry) -> int:
+    model, champion = registry.model(args.model_id), registry.champion(args.model_id)
+    lineage = registry.lineage(args.model_id, champion.version) if champion else []
+    if args.json:
+        print(json.dumps({"model_id": args.model_id, "registration": _registration_dict(model),
+                          "champion": None if champion is None else dataclasses.asdict(champion),
+                          "lineage": [dataclasses.asdict(v) for v in lineage]}))
+        return 0
+    print(f"model {args.model_id}")
+    print(_describe_registration(model) if model else "  not registered: the worker's default "
+                                                      "trainer and gate settings apply")
+    if champion is None:
+        print("champion: none yet")
+        return 0
+    m, w = champion.metrics, champion.window
+    print(f"champion: v{champion.version}, since {_when(champion.status_changed_at or champion.created_at)}"
+          f" ({champion.status_reason or champion.reason})")
+    print(f"  request:  {champion.request_id or '-'}  alerts: {', '.join(champion.alert_ids) or '-'}")
+    offsets = ", ".join(f"p{p}:{o.get('start')}-{o.get('end')}"
+                        for p, o in sorted((w.get("offsets") or {}).items()))
+    print(f"  window:   {w.get('topic') or '-'} [{offsets or '-'}], event time "
+          f"{_when(w.get('first_ts'))} .. {_when(w.get('until_ts'))}, {w.get('n_examples', '-')} examples")
+    params = json.dumps(champion.trainer_params, sort_keys=True) if champion.trainer_params else "none"
+    print(f"  trainer:  {champion.trainer}  params: {params}")
+    print(f"  holdout:  challenger {_fmt(m.get('holdout_accuracy'))}, champion then "
+          f"{_fmt(m.get('champion_holdout_accuracy'))}, baseline {_fmt(m.get('baseline_accuracy'))}")
+    print(f"  gate:     {champion.reason}")
+    print(f"  artifact: {champion.artifact_uri or '-'}  sha256: {champion.sha256 or '-'}")
+    print("  lineage:  " + " <- ".join(f"v{v.version}" for v in lineage))
+    return 0
+
+
+def _history(args: argparse.Namespace, registry) -> int:
+    versions = registry.versions(args.model_id)
+    with_version = {v.request_id for v in versions if v.request_id}
+    runs = [r for r in registry.runs(args.model_id) if r.request_id not in with_version]
+    events = [(v.created_at, "version", v) for v in versions] + \
+             [(r.finished_at or r.started_at, "run", r) for r in runs]
+    events.sort(key=lambda e: e[0])
+    if args.json:
+        for _, kind, item in events:
+            print(json.dumps({"kind": kind, **dataclasses.asdict(item)}))
+        return 0
+    rows = []
+    for when, kind, item in events:
+        if kind == "version":
+            m = item.metrics or {}
+            rows.append((_when(when), f"v{item.version}", item.status, item.parent_version or "-",
+                         item.request_id or "-", _fmt(m.get("holdout_accuracy")),
+                         _fmt(m.get("champion_holdout_accuracy")),
+                         str((item.window or {}).get("n_examples", "-")),
+                         item.status_reason or item.reason))
+        else:
+            rows.append((_when(when), "-", f"run {item.state}", "-", item.request_id, "-", "-", "-",
+                         item.outcome or f"attempt {item.attempts} by {item.worker_id}"))
+    print(_grid(("WHEN", "VERSION", "STATUS", "PARENT", "REQUEST", "HOLDOUT ACC", "CHAMPION ACC",
+                 "EXAMPLES", "WHY"), rows))
     return 0
 
 
@@ -191,17 +310,14 @@ def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.retrainer.registry import Registry
 
     ensure_topics(settings)  # fails fast, before the registry changes, if no broker answers
-    registry = Registry(settings.resolved_registry_url)
-    try:
+    with Registry(settings.resolved_registry_url) as registry:
         before = registry.champion(args.model_id)
         if args.action == "promote":
-            record = registry.promote(args.model_id, args.version)
             reason = f"promoted by hand (was v{before.version})" if before else "promoted by hand"
+            record = registry.promote(args.model_id, args.version, reason=reason)
         else:
-            record = registry.rollback(args.model_id)
-            reason = f"rolled back by hand from v{before.version}"
-    finally:
-        registry.close()
+            reason = f"rolled back by hand from v{before.version}" if before else ""
+            record = registry.rollback(args.model_id, reason=reason)
     event = ModelVersion(model_id=record.model_id, version=record.version, status="champion",
                          parent_version=record.parent_version, request_id=record.request_id,
                          artifact_uri=record.artifact_uri, sha256=record.sha256,
@@ -211,25 +327,3 @@ def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{record.model_id}: v{record.version} is champion ({reason}); published on "
           f"{settings.topic_prefix}model-versions")
     return 0
-
-
-def _version_dict(v) -> dict:
-    return dataclasses.asdict(v)
-
-
-def _table(rows) -> str:
-    header = ("MODEL", "VERSION", "STATUS", "PARENT", "HOLDOUT ACC", "CHAMPION ACC", "EXAMPLES",
-              "CREATED", "REASON")
-    lines = [header]
-    for v in rows:
-        m = v.metrics or {}
-        created = datetime.fromtimestamp(v.created_at / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        lines.append((v.model_id, v.version, v.status, v.parent_version or "-",
-                      _fmt(m.get("holdout_accuracy")), _fmt(m.get("champion_holdout_accuracy")),
-                      str((v.window or {}).get("n_examples", "-")), created, v.reason[:60]))
-    widths = [max(len(str(r[i])) for r in lines) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in lines)
-
-
-def _fmt(x) -> str:
-    return "-" if x is None else f"{x:.3f}"

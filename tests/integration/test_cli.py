@@ -17,9 +17,12 @@ from tests.integration.kafka_io import produce
 
 
 def driftline(settings, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "driftline", *args],
-                          env=env or settings_env(settings), capture_output=True, text=True,
-                          timeout=120)
+    if env is None:
+        env = settings_env(settings)
+        # settings_env writes a tuple as its repr, which DRIFTLINE_RETRAIN_ON does not read back.
+        env["DRIFTLINE_RETRAIN_ON"] = ",".join(settings.retrain_on)
+    return subprocess.run([sys.executable, "-m", "driftline", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.broker
@@ -49,10 +52,14 @@ def test_alerts_without_a_broker_is_one_line(settings_factory):
                                    "DRIFTLINE_KAFKA_BOOTSTRAP")
 
 
+def _models(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "driftline", "models", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
 def test_models_lists_the_registry(tmp_path):
     env = {**os.environ, "DRIFTLINE_HOME": str(tmp_path)}
-    empty = subprocess.run([sys.executable, "-m", "driftline", "models"], env=env,
-                           capture_output=True, text=True, timeout=60)
+    empty = _models(env)
     assert empty.returncode == 0 and "no models registered" in empty.stdout
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     try:
@@ -62,15 +69,65 @@ def test_models_lists_the_registry(tmp_path):
                           reason="first", trainer="t", features=["amount"])
     finally:
         registry.close()
-    table = subprocess.run([sys.executable, "-m", "driftline", "models"], env=env,
-                           capture_output=True, text=True, timeout=60)
-    assert "fraud" in table.stdout and "champion" in table.stdout and "0.910" in table.stdout
-    rows = subprocess.run([sys.executable, "-m", "driftline", "models", "show", "fraud", "--json"],
-                          env=env, capture_output=True, text=True, timeout=60)
-    assert json.loads(rows.stdout)["version"] == "1"
-    missing = subprocess.run([sys.executable, "-m", "driftline", "models", "show", "nope"],
-                             env=env, capture_output=True, text=True, timeout=60)
+    table = _models(env)
+    assert "fraud" in table.stdout and "v1" in table.stdout and "0.910" in table.stdout
+    [line] = _models(env, "list", "--json").stdout.splitlines()
+    assert json.loads(line)["champion"]["version"] == "1"
+    doc = json.loads(_models(env, "show", "fraud", "--json").stdout)
+    assert doc["champion"]["version"] == "1" and doc["registration"] is None
+    missing = _models(env, "show", "nope")
     assert missing.returncode == 1 and "no model 'nope'" in missing.stderr
+
+
+def test_models_register_show_and_history(tmp_path):
+    env = {**os.environ, "DRIFTLINE_HOME": str(tmp_path)}
+    zoo = "tests.retrainer.trainer_zoo"
+    done = _models(env, "register", "fraud", "--trainer", f"{zoo}:nearest_mean", "--param", "scale=2.5",
+                   "--param", "kind=tree", "--gate-margin", "0.02")
+    assert done.returncode == 0, done.stderr
+    assert f"trainer:  {zoo}:nearest_mean  params: {{\"kind\": \"tree\", \"scale\": 2.5}}" in done.stdout
+    updated = json.loads(_models(env, "register", "fraud", "--task", "regression", "--json").stdout)
+    assert (updated["task"], updated["trainer_params"], updated["gate_margin"]) == (
+        "regression", {"scale": 2.5, "kind": "tree"}, 0.02)
+    with Registry(f"sqlite:///{tmp_path / 'registry.db'}") as registry:
+        window = {"topic": "driftline.labeled", "offsets": {"0": {"start": 10, "end": 1210}},
+                  "first_ts": 1732356000000, "until_ts": 1732359600000, "n_examples": 1200}
+        for n in (1, 2):
+            registry.start_run("fraud", f"q{n}", "w1", [f"alert-{n}"])
+            registry.register("fraud", status="champion", parent_version=str(n - 1) if n > 1 else None,
+                              request_id=f"q{n}", alert_ids=[f"alert-{n}"], window=window,
+                              metrics={"holdout_accuracy": 0.9, "champion_holdout_accuracy": 0.7,
+                                       "baseline_accuracy": 0.6},
+                              artifact_uri=None, sha256=None, reason=f"promoted: v{n}",
+                              trainer=f"{zoo}:nearest_mean", features=["x"])
+        registry.fail_run("fraud", "q3", "the trainer cannot be loaded", "w2")
+    show = _models(env, "show", "fraud").stdout
+    for part in ("task:     regression", "champion: v2", "request:  q2  alerts: alert-2",
+                 "driftline.labeled [p0:10-1210], event time 2024-11-23 10:00:00 .. 2024-11-23 11:00:00",
+                 "challenger 0.900, champion then 0.700", "lineage:  v2 <- v1"):
+        assert part in show, (part, show)
+    history = _models(env, "history", "fraud").stdout.splitlines()
+    assert len(history) == 4 and "replaced by v2" in history[1]
+    assert "run failed" in history[3] and "the trainer cannot be loaded" in history[3]
+    kinds = [json.loads(line)["kind"] for line in _models(env, "history", "fraud", "--json").stdout.splitlines()]
+    assert kinds == ["version", "version", "run"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["register", "m", "--trainer", "nowhere:fit"],
+     "argument --trainer: trainer 'nowhere:fit': cannot import 'nowhere': No module named 'nowhere'"),
+    (["register", "m", "--param", "depth"], "argument --param: expected KEY=VALUE, got 'depth'"),
+    (["register", "m", "--gate-margin", "-1"], "argument --gate-margin: expected a number >= 0, got -1.0"),
+    (["register", "m", "--task", "ranking"], "argument --task: invalid choice: 'ranking'"),
+    (["promote", "m"], "the following arguments are required: VERSION"),
+])
+def test_models_bad_arguments_are_one_line(tmp_path, args, message):
+    env = {**os.environ, "DRIFTLINE_HOME": str(tmp_path)}
+    done = _models(env, *args)
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert message in line
+    assert not (tmp_path / "registry.db").exists()  # refused before the registry is opened
 
 
 class Const:
