@@ -47,6 +47,7 @@ from driftline.retrainer.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import TrainingFailed, TrainingInterrupted
 from driftline.retrainer.frame import feature_columns, labeled_frame
 from driftline.retrainer.gate import accuracy, baseline_accuracy, decide, time_ordered_split
+from driftline.retrainer.reference import build_profile
 from driftline.retrainer.registry import Registry, VersionRecord
 from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
 from driftline.retrainer.training import run_trainer
@@ -136,6 +137,25 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
     return _Outcome(status, note + decision.reason, metrics, model if decision.promote else None)
 
 
+def _reference_profile(request: RetrainRequest, examples: pd.DataFrame, features: list[str],
+                       outcome: _Outcome, settings: Settings) -> dict | None:
+    """What the monitor will watch the new version against, calibrated for its settings."""
+    train, holdout = time_ordered_split(examples, settings.holdout_fraction)
+    score = {"metric": "accuracy", "value": outcome.metrics.get("holdout_accuracy"),
+             "n": outcome.metrics.get("n_holdout")}
+    try:
+        profile = build_profile(train, holdout, features, outcome.model, score,
+                                reference_size=settings.reference_size,
+                                false_alarm_rate=settings.false_alarm_rate,
+                                source=f"the training window of request {request.request_id}")
+    except Exception:
+        # The version is still worth serving; the monitor then warms up on live traffic.
+        log.warning("no reference profile for %s: building it failed", request.model_id,
+                    exc_info=True)
+        return None
+    return profile.to_dict()
+
+
 def _next_version(registry: Registry, model_id: str) -> str:
     versions = registry.versions(model_id)
     return str(int(versions[-1].version) + 1) if versions else "1"
@@ -161,8 +181,9 @@ def retrain(
     :class:`~driftline.retrainer.exceptions.TrainerLoadError`, and ``stop``
     set during training raises
     :class:`~driftline.retrainer.exceptions.TrainingInterrupted`; neither
-    records anything. ``reference`` (the monitor's reference profile) is
-    stored with the version untouched.
+    records anything. A champion is registered with its reference profile
+    (:func:`~driftline.retrainer.reference.build_profile`), unless
+    ``reference`` gives one, which is stored untouched.
     """
     existing = registry.find_by_request(request.model_id, request.request_id)
     if existing is not None:
@@ -185,6 +206,8 @@ def retrain(
     champion = registry.champion(request.model_id)
     features = feature_columns(examples)
     outcome = _evaluate(examples, features, champion, store, settings, trainer, trainer_spec)
+    if outcome.model is not None and reference is None:
+        reference = _reference_profile(request, examples, features, outcome, settings)
 
     uri = sha = None
     if outcome.model is not None:
