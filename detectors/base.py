@@ -89,6 +89,14 @@ class Detector(abc.ABC):
 
     kind: ClassVar[str]
     name: ClassVar[str]
+    # Every value the class puts in ``Detection.detector`` and in checked keys:
+    # ``(name,)`` unless a class that runs several tests lists them all.
+    names: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in vars(cls) and "names" not in vars(cls):
+            cls.names = (cls.name,)
 
     @abc.abstractmethod
     def update(self, batch: Any) -> None:

@@ -13,8 +13,9 @@ it, and the statistic is computed from their cumulative counts at each distinct
 reference value (:func:`resample_cumulative`). Ties in the reference are kept
 with their shares; the ties the bootstrap adds between copies of one
 continuous value move the statistics' tails by less than a thousand resamples
-can measure. Features with the same tie pattern share one null
-(:func:`tie_signature`).
+can measure. Draws are of ranks, so features with the same number of values
+share them (:func:`resample_ranks`, :func:`at_ties`), and features with the
+same tie pattern share one null (:func:`tie_signature`).
 
 A thousand resamples measure the 5% tail well, but an alert budget of one
 false alarm in 10^6 rows needs tails near 10^-5. :func:`fit_log_prefactor`
@@ -30,7 +31,7 @@ the safe side with ties.
 >>> values = np.array([1.0, 2.0, 2.0, 3.0])
 >>> tie_signature(values)
 '4:3:6a99b4b1f77dd0fc'
->>> cum_ref, cum_win = resample_cumulative(values, 4, 3, resamples=2, rng=np.random.default_rng(0))
+>>> cum_ref, cum_win = resample_cumulative(values, 3, resamples=2, rng=np.random.default_rng(0))
 >>> cum_ref.shape, cum_ref[:, -1].tolist(), cum_win[:, -1].tolist()
 ((2, 3), [4, 4], [3, 3])
 """
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from statistics import NormalDist
 
 import numpy as np
 
@@ -68,35 +70,46 @@ def tie_signature(values: np.ndarray) -> str:
     return f"{len(values)}:{len(runs)}:{h:016x}"
 
 
-# Up to this many distinct values, multinomial counts are cheaper than draws.
-_FEW_VALUES = 64
+def resample_ranks(n: int, m: int, resamples: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap samples of ranks of a reference of ``n``, as cumulative counts per rank.
 
-
-def resample_cumulative(values: np.ndarray, n: int, m: int, resamples: int,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative counts at each distinct value of bootstrap samples of sorted ``values``.
-
-    ``resamples`` pseudo-references of ``n`` values and pseudo-windows of
-    ``m`` values; both results are ``(resamples, distinct values)`` integer
-    arrays, the references' first.
+    ``resamples`` pseudo-references of ``n`` and pseudo-windows of ``m``
+    ranks drawn from ``0 .. n - 1``; both results are ``(resamples, n)``
+    integer arrays whose column ``r`` counts the draws at or below rank ``r``,
+    the references' first. They serve every feature with ``n`` present values
+    whatever its ties (see :func:`at_ties`), so features share the draws.
     """
-    runs = tie_runs(values)
-    k = len(runs)
-    if k <= _FEW_VALUES:
-        p = runs / runs.sum()
-        return (np.cumsum(rng.multinomial(n, p, size=resamples), axis=1),
-                np.cumsum(rng.multinomial(m, p, size=resamples), axis=1))
-    cell_of_rank = np.repeat(np.arange(k), runs)
-    cells = cell_of_rank[rng.integers(0, len(values), size=(resamples, n + m))]
-    cells += (np.arange(resamples) * k)[:, None]
-    size = resamples * k
-    ref = np.bincount(cells[:, :n].ravel(), minlength=size).reshape(resamples, k)
-    win = np.bincount(cells[:, n:].ravel(), minlength=size).reshape(resamples, k)
+    ranks = rng.integers(0, n, size=(resamples, n + m))
+    ranks += (np.arange(resamples) * n)[:, None]
+    size = resamples * n
+    ref = np.bincount(ranks[:, :n].ravel(), minlength=size).reshape(resamples, n)
+    win = np.bincount(ranks[:, n:].ravel(), minlength=size).reshape(resamples, n)
     return np.cumsum(ref, axis=1), np.cumsum(win, axis=1)
 
 
+def at_ties(cumulative: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Columns of :func:`resample_ranks` output at the last rank of each run of ties in sorted ``values``.
+
+    A draw of a rank is a draw of the value at that rank, so these are the
+    cumulative counts at each distinct value, ``(resamples, distinct values)``.
+    """
+    return cumulative[:, np.cumsum(tie_runs(values)) - 1]
+
+
+def resample_cumulative(values: np.ndarray, m: int, resamples: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative counts at each distinct value of bootstrap samples of sorted ``values``.
+
+    ``resamples`` pseudo-references of ``n = len(values)`` values and
+    pseudo-windows of ``m``; both results are ``(resamples, distinct values)``.
+    """
+    cum_ref, cum_win = resample_ranks(len(values), m, resamples, rng)
+    return at_ties(cum_ref, values), at_ties(cum_win, values)
+
+
 def fit_log_prefactor(null: np.ndarray, log_shape: Callable[[float], float],
-                      levels: tuple[float, ...] = FIT_LEVELS) -> float:
+                      levels: tuple[float, ...] = FIT_LEVELS, confidence: float = 0.5) -> float:
     """The ``a`` of the tail model ``P(T >= t) = exp(a + log_shape(t))``, fitted on ``null``.
 
     At each level ``p`` the resampled null gives the quantile ``t`` and the
@@ -104,6 +117,12 @@ def fit_log_prefactor(null: np.ndarray, log_shape: Callable[[float], float],
     discrete); each gives one estimate of ``a``, and their mean is returned.
     Going out in the tail, the true ``a`` shrinks or stays (ties only thin the
     tail further out), so the estimate errs high, which is the safe side.
+
+    ``confidence`` above one half returns an upper confidence bound instead:
+    the mean plus the matching normal quantile times the binomial standard
+    error of the estimates (their mean, an upper bound for the error of the
+    average of correlated estimates), so that resampling noise leaves the
+    false alarms below the target rather than around it.
     """
     null = np.sort(np.asarray(null, dtype=np.float64))
     r = len(null)
@@ -112,4 +131,5 @@ def fit_log_prefactor(null: np.ndarray, log_shape: Callable[[float], float],
         t = float(null[min(r - 1, math.ceil((1.0 - p) * r))])
         share = (r - np.searchsorted(null, t, side="left")) / r
         estimates.append(math.log(share) - log_shape(t))
-    return float(np.mean(estimates))
+    error = float(np.mean([math.sqrt((1.0 - p) / (r * p)) for p in levels]))
+    return float(np.mean(estimates)) + NormalDist().inv_cdf(confidence) * error

@@ -1,28 +1,66 @@
-"""Data drift in numeric features: two-sample Kolmogorov-Smirnov per window."""
+"""Data drift in numeric features: Kolmogorov-Smirnov and PSI per window, calibrated on the reference."""
 
 from __future__ import annotations
+
+import copy
+import math
+import numbers
 
 import numpy as np
 
 from driftline.detectors._checks import check_features, check_positive_int, check_rate
-from driftline.detectors._stats import ks_c
+from driftline.detectors._stats import chi2_isf, chi2_sf
 from driftline.detectors.base import Detection, ReferenceWindowTest
+from driftline.detectors.calibration import at_ties, fit_log_prefactor, resample_ranks, tie_signature
+from driftline.detectors.psi import bin_counts, psi, psi_edges, psi_resampled
+
+STATISTICS = ("ks", "psi")
+RESAMPLES = 1000  # per tie pattern, when a reference is set
+_CALIBRATION_METHOD = "numeric-ks-psi"
+_CALIBRATION_VERSION = 1
+# Bounds on the fitted log prefactors. KS: never above the continuous limit
+# 2 (ties only thin the tail), never so low that a rare value seen a few times
+# makes a hair trigger. PSI: a guard against a degenerate fit only.
+_KS_LOG_PREFACTOR = (math.log(0.01), math.log(2.0))
+_PSI_LOG_PREFACTOR = (math.log(0.1), math.log(1000.0))
+# The prefactors are upper confidence bounds at this level (see fit_log_prefactor):
+# 1000 resamples leave about 15% of noise in a prefactor, and the tails are so
+# steep that erring high by that much raises a threshold by about 1%.
+CONFIDENCE = 0.9
 
 
 class NumericDrift(ReferenceWindowTest):
-    """Kolmogorov-Smirnov test of each window of numeric features against a reference.
+    """Kolmogorov-Smirnov and PSI tests of each window of numeric features against a reference.
 
     The first ``reference_size`` rows become the reference (unless
     ``set_reference()`` gives one first). From then on, every tumbling window
-    of ``window`` rows is compared feature by feature with the reference. One
-    :class:`Detection` is produced per drifted feature per window.
+    of ``window`` rows is compared feature by feature with the reference by
+    each of ``statistics``, and every test that rejects is one
+    :class:`Detection`, its ``detector`` naming the statistic:
+
+    - ``"ks"``: the two-sample Kolmogorov-Smirnov distance, the largest gap
+      between the two empirical distribution functions. Most sensitive to a
+      shift of the middle of the distribution.
+    - ``"psi"``: the population stability index on ``bins`` bins cut at the
+      reference's quantiles (see :mod:`driftline.detectors.psi`). It weighs
+      every bin alike, so it sees a change of spread or of the tails sooner.
 
     ``false_alarm_rate`` is the target rate of false alarms per row over all
-    features together. Each window runs one test per feature, so each test gets
-    ``alpha = false_alarm_rate * window / len(features)`` and its critical value
-    is the asymptotic ``c(alpha) * sqrt((n + m) / (n * m))`` with
-    ``c(alpha) = sqrt(-ln(alpha / 2) / 2)``. A statistic above the critical
-    value for ``alpha / 100`` is ``"critical"``, otherwise ``"warning"``.
+    features and statistics together: each window runs ``len(features) *
+    len(statistics)`` tests, so each test gets ``alpha = false_alarm_rate *
+    window / (len(features) * len(statistics))``.
+
+    The thresholds are calibrated on the reference when it is set (see
+    :mod:`driftline.detectors.calibration`): the null of each statistic is
+    bootstrapped from the reference's own values, which keeps the ties of an
+    integer-valued or rounded feature, and extrapolated to ``alpha`` along the
+    asymptotic tail, ``A exp(-2 t^2)`` for ``t = D sqrt(nm / (n + m))`` and
+    ``A chi2_sf(q, bins - 1)`` for ``q = PSI nm / (n + m)``, with ``A`` fitted.
+    For a continuous feature the KS threshold is then the usual asymptotic one;
+    with ties it is lower, as it should be. A statistic above the threshold for
+    ``alpha / 100`` is ``"critical"``, otherwise ``"warning"``. The result is
+    :attr:`calibration`, plain data to store with the reference and give back
+    to ``set_reference()``.
 
     Parameters
     ----------
@@ -36,41 +74,70 @@ class NumericDrift(ReferenceWindowTest):
     false_alarm_rate
         Target false alarms per row when nothing changes.
     seed
-        Seeds the choice of rows when ``set_reference()`` is given more than
-        ``reference_size`` rows.
+        Seeds the calibration, and the choice of rows when ``set_reference()``
+        is given more than ``reference_size`` rows.
+    statistics
+        Which tests to run: ``("ks", "psi")``, or either one alone.
+    bins
+        Most bins of the PSI test.
 
     Notes
     -----
-    With the defaults, 30 stationary streams of 10^6 rows of 10 normal
-    features gave 24 false alarms in all, against a target of 30; a mean
-    shift of 0.5 sd in one of them was found within 509 rows (median; at most
-    780 in 50 trials). ``python -m tests.detectors.calibrate`` measures it.
+    False alarms on stationary streams (normal, integer-valued, rounded,
+    heavy-tailed, skewed) and delays after mean and scale changes are
+    measured by ``python -m tests.detectors.calibrate --only NumericDrift``.
 
     NaN (and any non-finite value) means missing and is left out per feature,
-    so ``n`` and ``m`` are the counts of present values. The messages also
+    so ``n`` and ``m`` are the counts of present values. The KS messages also
     give the Wasserstein-1 distance between window and reference, which says
     how far the feature moved in its own units.
 
     Examples
     --------
+    >>> import json
     >>> import numpy as np
     >>> from driftline.detectors import NumericDrift
     >>> rng = np.random.default_rng(7)
+    >>> training = rng.normal(size=(1000, 2))
     >>> det = NumericDrift(["amount", "age"], reference_size=1000, window=500)
-    >>> det.update(rng.normal(size=(1000, 2)))
-    >>> det.ready
-    True
+    >>> det.set_reference(training)
     >>> later = rng.normal(size=(1500, 2))
     >>> later[700:, 1] += 0.5
+    >>> later[700:, 0] *= 1.5
     >>> det.update(later)
     >>> for d in det.detections:
-    ...     print(d.feature, d.batch_index, d.severity, round(d.value, 3), round(d.threshold, 3))
-    age 999 critical 0.177 0.116
-    age 1499 critical 0.274 0.116
+    ...     print(d.detector, d.feature, d.batch_index, d.severity, round(d.value, 3), round(d.threshold, 3))
+    psi amount 999 warning 0.104 0.099
+    ks age 999 critical 0.177 0.121
+    psi age 999 critical 0.172 0.099
+    ks amount 1499 warning 0.139 0.121
+    psi amount 1499 critical 0.247 0.099
+    ks age 1499 critical 0.274 0.121
+    psi age 1499 critical 0.393 0.099
+
+    The wider spread of ``amount`` shows in its tails first, so PSI sees it a
+    window before KS does.
+
+    The calibration is plain data; given back with the same reference it is
+    used as is:
+
+    >>> saved = json.loads(json.dumps(det.calibration))
+    >>> again = NumericDrift(["amount", "age"], reference_size=1000, window=500)
+    >>> again.set_reference(training, calibration=saved)
+    >>> again.calibration == det.calibration
+    True
+
+    References
+    ----------
+    Frank J. Massey. "The Kolmogorov-Smirnov test for goodness of fit."
+    Journal of the American Statistical Association 46(253), 1951.
+    Bilal Yurdakul. "Statistical properties of population stability index."
+    PhD thesis, Western Michigan University, 2018 (PSI's chi-squared limit).
     """
 
     kind = "data_drift"
     name = "ks"
+    names = STATISTICS
 
     def __init__(
         self,
@@ -79,12 +146,20 @@ class NumericDrift(ReferenceWindowTest):
         window: int = 500,
         false_alarm_rate: float = 1e-6,
         seed: int = 0,
+        statistics: tuple[str, ...] = STATISTICS,
+        bins: int = 10,
     ) -> None:
         self.features = check_features(features)
         self.reference_size = check_positive_int("reference_size", reference_size)
         self.window = check_positive_int("window", window)
+        self.statistics = _check_statistics(statistics)
         self.false_alarm_rate = check_rate(false_alarm_rate, len(self.features), self.window)
-        self.seed = seed
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        self.seed = int(seed)
+        self.bins = check_positive_int("bins", bins)
+        if self.bins < 2:
+            raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
         self._reset()
 
     def _reset(self) -> None:
@@ -97,13 +172,42 @@ class NumericDrift(ReferenceWindowTest):
         self._ref_n = np.zeros(d, dtype=np.int64)
         self._win = np.full((self.window, d), np.nan)
         self._fill = 0
+        self._edges = np.full((d, self.bins - 1), np.inf)  # PSI bin edges, inf past a feature's own
+        self._n_bins = np.ones(d, dtype=np.int64)
+        self._ref_bins = np.zeros((d, self.bins), dtype=np.int64)
+        self._win_bins = np.zeros((d, self.bins), dtype=np.int64)  # counted as rows arrive
+        # Thresholds in normalised units, per statistic, level (alpha, alpha / 100) and feature.
+        self._thresholds = np.zeros((len(self.statistics), 2, d))
+        self._calibration: dict | None = None
 
-    def set_reference(self, X: np.ndarray) -> None:
+    @property
+    def alpha(self) -> float:
+        """The significance level of each single test."""
+        return self.false_alarm_rate * self.window / (len(self.features) * len(self.statistics))
+
+    @property
+    def calibration(self) -> dict | None:
+        """The thresholds' calibration on the reference, as JSON-able data (None before a reference).
+
+        Per statistic and feature: the fitted log prefactor ``a`` of the tail
+        model and the normalised thresholds for ``alpha`` and ``alpha / 100``
+        (``t`` for KS, ``q`` for PSI, as in the class docstring). ``ties``
+        and ``window_values`` describe each feature's reference as far as the
+        calibration depends on it: its count, distinct values and a hash of
+        its tie pattern, and the present values a window is expected to hold.
+        """
+        return copy.deepcopy(self._calibration)
+
+    def set_reference(self, X: np.ndarray, calibration: dict | None = None) -> None:
         """Use the rows of ``X`` (e.g. the training data) as the reference.
 
         More than ``reference_size`` rows are thinned to a seeded random
-        ``reference_size`` of them. A window under way is dropped, so that
-        every window is tested against one reference only.
+        ``reference_size`` of them. ``calibration``, from :attr:`calibration`
+        of a detector with the same parameters and a reference with the same
+        ties (a continuous feature's only tie pattern is its count), is used
+        instead of calibrating again; one that does not fit raises ValueError
+        and leaves the detector as it was. A window under way is dropped, so
+        that every window is tested against one reference only.
         """
         X = self._check_batch(X)
         if len(X) == 0:
@@ -111,15 +215,115 @@ class NumericDrift(ReferenceWindowTest):
         if len(X) > self.reference_size:
             rng = np.random.default_rng(self.seed)
             X = X[np.sort(rng.choice(len(X), self.reference_size, replace=False))]
-        self._set_reference(X)
+        self._set_reference(X, calibration)
 
-    def _set_reference(self, X: np.ndarray) -> None:
-        self._ref = np.sort(X.T, axis=1)
-        self._ref_n = np.count_nonzero(~np.isnan(X), axis=0).astype(np.int64)
+    def _set_reference(self, X: np.ndarray, calibration: dict | None = None) -> None:
+        ref = np.sort(X.T, axis=1)
+        ref_n = np.count_nonzero(~np.isnan(X), axis=0).astype(np.int64)
+        values = [ref[j, :ref_n[j]] for j in range(len(self.features))]
+        # What the calibration rests on: each feature's ties, and the values a
+        # window is expected to hold (it misses values as often as the reference did).
+        ties = [tie_signature(v) for v in values]
+        expected = [max(1, round(self.window * len(v) / len(X))) for v in values]
+        if calibration is None:
+            calibration = self._calibrate(values, ties, expected)
+        else:
+            calibration = self._check_calibration(calibration, ties, expected)
+        edges = np.full((len(self.features), self.bins - 1), np.inf)
+        for j, v in enumerate(values):
+            e = psi_edges(v, self.bins)
+            edges[j, :len(e)] = e
+        self._calibration = calibration
+        self._thresholds = np.array([[calibration[s]["threshold"], calibration[s]["critical"]]
+                                     for s in self.statistics], dtype=np.float64)
+        self._ref = ref
+        self._ref_n = ref_n
+        self._edges = edges
+        self._n_bins = 1 + np.count_nonzero(np.isfinite(edges), axis=1)
+        self._ref_bins = bin_counts(X, edges, self.bins)
         self._ready = True
         self._warm = np.full((0, len(self.features)), np.nan)
         self._warm_fill = 0
         self._fill = 0
+        self._win_bins[:] = 0
+
+    # ------------------------------------------------------------ calibration
+
+    def _params(self) -> dict:
+        return {"features": list(self.features), "reference_size": self.reference_size,
+                "window": self.window, "false_alarm_rate": self.false_alarm_rate,
+                "statistics": list(self.statistics), "bins": self.bins}
+
+    def _calibrate(self, values: list[np.ndarray], ties: list[str], expected: list[int]) -> dict:
+        alpha = self.alpha
+        out = {s: {"log_prefactor": [], "threshold": [], "critical": []} for s in self.statistics}
+        draws: dict[tuple[int, int], tuple] = {}
+        nulls: dict[tuple[str, int], dict] = {}
+        for v, sig, m in zip(values, ties, expected):
+            n = len(v)
+            if n and (sig, m) not in nulls:
+                if (n, m) not in draws:
+                    # Seeded by the sizes only, so a feature's thresholds do not depend on its neighbours.
+                    draws[n, m] = resample_ranks(n, m, RESAMPLES, np.random.default_rng([self.seed, n, m]))
+                nulls[sig, m] = self._null(*(at_ties(c, v) for c in draws[n, m]), n, m)
+            df = len(psi_edges(v, self.bins))  # bins - 1
+            for s in self.statistics:
+                if s == "ks":
+                    a = (fit_log_prefactor(nulls[sig, m]["ks"], lambda t: -2.0 * t * t, confidence=CONFIDENCE)
+                         if n else math.log(2.0))
+                    a = min(max(a, _KS_LOG_PREFACTOR[0]), _KS_LOG_PREFACTOR[1])
+                    levels = [_ks_threshold(a, alpha), _ks_threshold(a, alpha / 100.0)]
+                elif df >= 1:
+                    a = fit_log_prefactor(nulls[sig, m]["psi"],
+                                          lambda q: math.log(max(chi2_sf(q, df), 1e-300)),
+                                          confidence=CONFIDENCE)
+                    a = min(max(a, _PSI_LOG_PREFACTOR[0]), _PSI_LOG_PREFACTOR[1])
+                    levels = [chi2_isf(min(alpha * math.exp(-a), 0.5), df),
+                              chi2_isf(min(alpha / 100.0 * math.exp(-a), 0.5), df)]
+                else:  # one bin: nothing to compare, the test does not run
+                    a, levels = 0.0, [0.0, 0.0]
+                out[s]["log_prefactor"].append(float(a))
+                out[s]["threshold"].append(float(levels[0]))
+                out[s]["critical"].append(float(levels[1]))
+        return {"method": _CALIBRATION_METHOD, "version": _CALIBRATION_VERSION, **self._params(),
+                "seed": self.seed, "resamples": RESAMPLES, "alpha": alpha, "ties": list(ties),
+                "window_values": list(expected), **out}
+
+    def _null(self, cum_ref: np.ndarray, cum_win: np.ndarray, n: int, m: int) -> dict:
+        """The resampled statistics in normalised units (``t`` for KS, ``q`` for PSI)."""
+        scale = n * m / (n + m)
+        null = {}
+        if "ks" in self.statistics:
+            null["ks"] = np.abs(cum_ref * m - cum_win * n).max(axis=1) / (n * m) * math.sqrt(scale)
+        if "psi" in self.statistics:
+            null["psi"] = psi_resampled(cum_ref, cum_win, n, self.bins) * scale
+        return null
+
+    def _check_calibration(self, calibration: dict, ties: list[str], expected: list[int]) -> dict:
+        if not isinstance(calibration, dict) or calibration.get("method") != _CALIBRATION_METHOD:
+            raise ValueError("calibration must be the dict of a NumericDrift's .calibration")
+        if calibration.get("version") != _CALIBRATION_VERSION:
+            raise ValueError(f"calibration version {calibration.get('version')!r} is not "
+                             f"{_CALIBRATION_VERSION}; calibrate again with set_reference(X)")
+        wrong = sorted(k for k, v in self._params().items() if calibration.get(k) != v)
+        if wrong:
+            raise ValueError(f"calibration was made with other parameters ({', '.join(wrong)})")
+        if calibration.get("ties") != ties or calibration.get("window_values") != expected:
+            raise ValueError("calibration was made for a reference with other ties or missing "
+                             "values than these rows")
+        d = len(self.features)
+        for s in self.statistics:
+            part = calibration.get(s)
+            ok = isinstance(part, dict) and all(
+                isinstance(part.get(k), list) and len(part[k]) == d
+                and all(isinstance(x, (int, float)) and math.isfinite(x) for x in part[k])
+                for k in ("log_prefactor", "threshold", "critical"))
+            if not ok:
+                raise ValueError(f"calibration[{s!r}] must hold {d} finite numbers per "
+                                 f"'log_prefactor', 'threshold' and 'critical'")
+        return copy.deepcopy(calibration)
+
+    # ------------------------------------------------------------ testing
 
     def update(self, X: np.ndarray) -> None:
         """Feed rows of shape ``(n, len(features))``; NaN marks a missing value."""
@@ -133,36 +337,61 @@ class NumericDrift(ReferenceWindowTest):
             i = take
             if self._warm_fill == self.reference_size:
                 self._set_reference(self._warm)
+        counting = "psi" in self.statistics
         while i < n:
             take = min(self.window - self._fill, n - i)
             self._win[self._fill:self._fill + take] = X[i:i + take]
+            if counting:
+                self._win_bins += bin_counts(X[i:i + take], self._edges, self.bins)
             self._fill += take
             i += take
             if self._fill == self.window:
                 self._test(batch_index=i - 1)
                 self._fill = 0
+                self._win_bins[:] = 0
         self._n_seen += n
 
     def _test(self, batch_index: int) -> None:
         stat, w1, m = ks_statistics(self._ref, self._ref_n, self._win)
         n = self._ref_n
         tested = (n > 0) & (m > 0)
-        scale = np.sqrt((n + m) / np.maximum(n * m, 1))
-        crit = ks_c(self.alpha) * scale
-        crit_hi = ks_c(self.alpha / 100.0) * scale
+        scale = n * m / np.maximum(n + m, 1)
+        values, crit = {}, {}
+        for s, (level, level_hi) in zip(self.statistics, self._thresholds):
+            if s == "ks":
+                root = np.sqrt(np.maximum(scale, 1e-300))
+                values[s], crit[s] = stat, (level / root, level_hi / root)
+            else:
+                values[s] = psi(self._ref_bins, self._win_bins, self._n_bins)
+                crit[s] = (level / np.maximum(scale, 1e-300), level_hi / np.maximum(scale, 1e-300))
         for j in np.flatnonzero(tested):
             feature = self.features[j]
-            self._checked.append((self.kind, self.name, feature))
-            if stat[j] <= crit[j]:
-                continue
-            self._detections.append(Detection(
-                kind=self.kind, detector=self.name, feature=feature,
-                value=float(stat[j]), threshold=float(crit[j]), batch_index=batch_index,
-                severity="critical" if stat[j] > crit_hi[j] else "warning",
-                message=(f"{feature}: KS statistic {stat[j]:.3f} > {crit[j]:.3f} "
-                         f"({m[j]} recent values vs {n[j]} reference values; "
-                         f"Wasserstein-1 distance {w1[j]:.4g})"),
-            ))
+            for s in self.statistics:
+                if s == "psi" and self._n_bins[j] < 2:
+                    continue
+                self._checked.append((self.kind, s, feature))
+                value, threshold, high = values[s][j], crit[s][0][j], crit[s][1][j]
+                if value <= threshold:
+                    continue
+                self._detections.append(Detection(
+                    kind=self.kind, detector=s, feature=feature, value=float(value),
+                    threshold=float(threshold), batch_index=batch_index,
+                    severity="critical" if value > high else "warning",
+                    message=self._message(s, j, value, threshold, int(m[j]), w1[j]),
+                ))
+
+    def _message(self, s: str, j: int, value: float, threshold: float, m: int, w1: float) -> str:
+        feature, n = self.features[j], int(self._ref_n[j])
+        counts = f"{m} recent values vs {n} reference values"
+        if s == "ks":
+            return (f"{feature}: KS statistic {value:.3f} > {threshold:.3f} "
+                    f"({counts}; Wasserstein-1 distance {w1:.4g})")
+        k = int(self._n_bins[j])
+        ref = self._ref_bins[j, :k] / max(n, 1)
+        win = self._win_bins[j, :k] / max(m, 1)
+        b = int(np.argmax(np.abs(win - ref)))
+        return (f"{feature}: PSI {value:.3f} > {threshold:.3f} ({k} bins; most changed: "
+                f"{_bin_label(self._edges[j, :k - 1], b)} {ref[b]:.1%} -> {win[b]:.1%}; {counts})")
 
     def _check_batch(self, X: np.ndarray) -> np.ndarray:
         try:
@@ -175,6 +404,28 @@ class NumericDrift(ReferenceWindowTest):
                              f"{self.features}, got shape {X.shape}")
         X[~np.isfinite(X)] = np.nan
         return X
+
+
+def _check_statistics(statistics) -> tuple[str, ...]:
+    chosen = (statistics,) if isinstance(statistics, str) else tuple(statistics)
+    if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(STATISTICS):
+        raise ValueError(f"statistics must be some of {STATISTICS} without repeats, got {statistics!r}")
+    return tuple(s for s in STATISTICS if s in chosen)
+
+
+def _ks_threshold(log_prefactor: float, alpha: float) -> float:
+    """The t with ``exp(log_prefactor - 2 t^2) = alpha``."""
+    return math.sqrt(max(log_prefactor - math.log(alpha), 0.0) / 2.0)
+
+
+def _bin_label(edges: np.ndarray, b: int) -> str:
+    if len(edges) == 0:
+        return "all"
+    if b == 0:
+        return f"<= {edges[0]:.4g}"
+    if b == len(edges):
+        return f"> {edges[-1]:.4g}"
+    return f"({edges[b - 1]:.4g}, {edges[b]:.4g}]"
 
 
 def ks_statistics(ref: np.ndarray, ref_n: np.ndarray, window: np.ndarray):

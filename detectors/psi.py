@@ -71,6 +71,7 @@ def psi(ref_counts: np.ndarray, win_counts: np.ndarray, n_bins: np.ndarray) -> n
     Works on ``(d, bins)`` counts and on ``(resamples, bins)`` alike.
     """
     used = np.arange(ref_counts.shape[-1]) < np.asarray(n_bins)[..., None]
+    ref_counts, win_counts = np.where(used, ref_counts, 0), np.where(used, win_counts, 0)
     r = (ref_counts + SMOOTHING) / (ref_counts.sum(-1) + SMOOTHING * n_bins)[..., None]
     w = (win_counts + SMOOTHING) / (win_counts.sum(-1) + SMOOTHING * n_bins)[..., None]
     return np.sum(np.where(used, (w - r) * np.log(w / r), 0.0), axis=-1)

@@ -3,7 +3,7 @@
 Too slow for the test suite (a few minutes); run it when a detector or a
 default changes:
 
-    python -m tests.detectors.calibrate [--events 1000000] [--seeds 10]
+    python -m tests.detectors.calibrate [--events 1000000] [--seeds 10] [--only NumericDrift]
 """
 
 from __future__ import annotations
@@ -25,27 +25,61 @@ def feed(det, data, batch=BATCH):
     return feed_batches(det, data, batch)
 
 
-def numeric_false_alarms(events, seeds, d=10):
-    counts = []
+# Stationary numeric streams: one column generator per kind, (rng, rows, columns) -> values.
+NUMERIC_STREAMS = {
+    "normal": lambda rng, n, d: rng.normal(size=(n, d)),
+    # Counts from nearly binary (mean 0.2) to mean 5: ties everywhere.
+    "integer": lambda rng, n, d: rng.poisson(np.linspace(0.2, 5.0, d), size=(n, d)).astype(float),
+    # Amounts rounded to whole units: ties among the small values, few among the large.
+    "rounded": lambda rng, n, d: np.round(rng.lognormal(2.0, 1.0, size=(n, d))),
+    "heavy-tailed": lambda rng, n, d: rng.standard_t(1.5, size=(n, d)),
+    "skewed": lambda rng, n, d: rng.gamma(0.5, size=(n, d)),
+}
+
+
+def numeric_false_alarms(kind, events, seeds, d=10, **params):
+    """False alarms per statistic over ``seeds`` streams of ``events`` rows."""
+    counts: dict[str, list[int]] = {}
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
-        det = NumericDrift([f"x{j}" for j in range(d)])
-        counts.append(sum(len(feed(det, rng.normal(size=(100_000, d))))
-                          for _ in range(events // 100_000)))
-    return alarms(counts)
+        det = NumericDrift([f"x{j}" for j in range(d)], seed=seed, **params)
+        per_stat = dict.fromkeys(det.statistics, 0)
+        for _ in range(events // 100_000):
+            for _, found in feed(det, NUMERIC_STREAMS[kind](rng, 100_000, d), batch=5000):
+                per_stat[found.detector] += 1
+        for stat, k in per_stat.items():
+            counts.setdefault(stat, []).append(k)
+    total = [sum(ks) for ks in zip(*counts.values())]
+    expected = events * seeds * det.false_alarm_rate
+    return f"{alarms(total)}, expected {expected:g}; " + ", ".join(
+        f"{stat} {sum(k)}" for stat, k in counts.items())
 
 
-def numeric_delay(seeds, d=10, shift=0.5):
+def numeric_delay(trials, d=10, shift=0.5, scale=1.0, horizon=10_000, **params):
+    """Rows from a change of feature x0 (mean + ``shift`` sd, sd * ``scale``) to its first detection."""
     delays = []
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        det = NumericDrift([f"x{j}" for j in range(d)])
-        data = rng.normal(size=(6000, d))
+    for seed in range(trials):
+        rng = np.random.default_rng(1000 + seed)
+        det = NumericDrift([f"x{j}" for j in range(d)], seed=seed, **params)
         start = 3000 + int(rng.integers(0, 500))  # not aligned with the windows
-        data[start:, 0] += shift
-        hits = [i for i, det_ in feed(det, data) if i >= start and det_.feature == "x0"]
+        data = rng.normal(size=(start + horizon, d))
+        data[start:, 0] = data[start:, 0] * scale + shift
+        hits = [i for i, found in feed(det, data) if i >= start and found.feature == "x0"]
         delays.append(hits[0] - start if hits else math.inf)
     return delays
+
+
+def numeric_runs(n, s):
+    runs = [(f"NumericDrift defaults, 10 {kind} features: false alarms in {s} x {n} rows",
+             lambda kind=kind: numeric_false_alarms(kind, n, s)) for kind in NUMERIC_STREAMS]
+    changes = [("mean +0.25 sd", 0.25, 1.0), ("mean +0.5 sd", 0.5, 1.0), ("mean +1 sd", 1.0, 1.0),
+               ("sd x 1.25", 0.0, 1.25), ("sd x 1.5", 0.0, 1.5)]
+    for label, shift, scale in changes:
+        for stats in (("ks", "psi"), ("ks",)):
+            runs.append((f"NumericDrift {'+'.join(stats)}: rows to detect {label} in 1 of 10 features",
+                         lambda shift=shift, scale=scale, stats=stats: summary(
+                             numeric_delay(100, shift=shift, scale=scale, statistics=stats))))
+    return runs
 
 
 def categorical_false_alarms(events, seeds, zipf):
@@ -119,13 +153,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events per stationary stream")
     parser.add_argument("--seeds", type=int, default=10, help="streams per measurement")
+    parser.add_argument("--only", default="", help="run only the measurements whose label contains this")
     args = parser.parse_args()
     n, s = args.events, args.seeds
     runs = [
-        (f"NumericDrift defaults, 10 normal features: false alarms in {s} x {n} rows",
-         lambda: numeric_false_alarms(n, s)),
-        ("NumericDrift: rows to detect a 0.5 sd mean shift in 1 of 10 features",
-         lambda: summary(numeric_delay(50))),
+        *numeric_runs(n, s),
         (f"CategoricalDrift, 2 features of 4 categories: false alarms in {s} x {n} rows",
          lambda: categorical_false_alarms(n, s, zipf=False)),
         (f"CategoricalDrift, 2 Zipf(1.1) features of 5000 categories: false alarms in {s} x {n} rows",
@@ -141,6 +173,8 @@ def main() -> None:
         ("AccuracyDrop: events to detect 0.9 -> 0.6", lambda: summary(accuracy_delay(100))),
     ]
     for label, run in runs:
+        if args.only not in label:
+            continue
         t = time.perf_counter()
         result = run()
         print(f"{label}: {result} ({time.perf_counter() - t:.0f} s)", flush=True)

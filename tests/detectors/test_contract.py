@@ -75,6 +75,7 @@ def check_has_case(cls, case):
 def check_class_attributes(cls, case):
     assert cls.kind in ALERT_KINDS
     assert isinstance(cls.name, str) and cls.name
+    assert isinstance(cls.names, tuple) and cls.name in cls.names
     assert cls.__doc__ and ">>>" in cls.__doc__, "every detector documents a runnable example"
 
 
@@ -87,13 +88,13 @@ def check_detections(cls, case):
         checked = det.checked
         for d in det.detections:
             found += 1
-            assert (d.kind, d.detector) == (cls.kind, cls.name)
+            assert d.kind == cls.kind and d.detector in cls.names
             assert 0 <= d.batch_index < len(batch)
             assert d.severity in SEVERITIES
             assert np.isfinite(d.value) and np.isfinite(d.threshold)
             assert d.message and "\n" not in d.message
             assert d.key in checked, "a detection rests on a check"
-        assert all(k[:2] == (cls.kind, cls.name) for k in checked)
+        assert all(k[0] == cls.kind and k[1] in cls.names for k in checked)
     assert found, "the case's stream must contain a change the detector finds"
 
 
