@@ -9,6 +9,7 @@ from driftline.detectors.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
 from driftline.detectors.chi2 import CategoricalDrift
 from driftline.detectors.cusum import MeanShift
+from driftline.detectors.error_increase import ErrorIncrease
 from driftline.detectors.error_rate import ErrorRateDrift
 from driftline.detectors.ks import NumericDrift
 from driftline.detectors.mmd import MultivariateDrift
@@ -22,6 +23,7 @@ __all__ = [
     "DataQuality",
     "Detection",
     "Detector",
+    "ErrorIncrease",
     "ErrorRateDrift",
     "Key",
     "MeanShift",

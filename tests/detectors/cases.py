@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from driftline.detectors import (
-    AccuracyDrop, CategoricalDrift, DataQuality, Detector, ErrorRateDrift, MeanShift,
-    MultivariateDrift, NumericDrift,
+    AccuracyDrop, CategoricalDrift, DataQuality, Detector, ErrorIncrease, ErrorRateDrift,
+    MeanShift, MultivariateDrift, NumericDrift,
 )
 
 
@@ -80,6 +80,13 @@ def _binary(seed: int, before: float, after: float) -> list[np.ndarray]:
     return _split(x, rng, largest=400)
 
 
+def _residuals(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    r = np.r_[rng.normal(size=1500), 2.0 * rng.normal(size=1500)]
+    r[rng.random(len(r)) < 0.05] = np.nan
+    return _split(r, rng, largest=400)
+
+
 def _quality(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     codes = (rng.random((3000, 3)) < 0.01).astype(np.int8)
@@ -107,6 +114,9 @@ CASES: dict[type, Case] = {
     ErrorRateDrift: Case(
         lambda: ErrorRateDrift(delta=0.002, min_samples=30),
         lambda seed: _binary(seed, 0.2, 0.6)),
+    ErrorIncrease: Case(
+        lambda: ErrorIncrease(window=100, false_alarm_rate=1e-4),
+        _residuals),
     AccuracyDrop: Case(
         lambda: AccuracyDrop(window=100, confidence=0.9999),
         lambda seed: _binary(seed, 0.9, 0.5)),

@@ -255,4 +255,4 @@ def test_contract(cls, check):
 def test_every_detector_is_covered():
     assert {c.__name__ for c in DETECTORS} == {
         "NumericDrift", "CategoricalDrift", "ErrorRateDrift", "AccuracyDrop", "DataQuality",
-        "MultivariateDrift", "MeanShift"}
+        "MultivariateDrift", "MeanShift", "ErrorIncrease"}
