@@ -294,6 +294,12 @@ class Registry:
             record = self.get(model_id, record.parent_version) if record.parent_version else None
         return chain
 
+    def artifact_uris(self) -> set[str]:
+        """Every artifact URI a version points to, of any model and status."""
+        with self._session() as s:
+            return set(s.scalars(select(VersionRow.artifact_uri)
+                                 .where(VersionRow.artifact_uri.is_not(None))))
+
     def _one(self, query: Any) -> VersionRecord | None:
         with self._session() as s:
             row = s.scalars(query).first()

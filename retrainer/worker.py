@@ -24,6 +24,10 @@ dying on it), and a request that keeps failing for infrastructure reasons
 (database or broker down): that one is retried from the same offset with a
 doubling wait, ``DRIFTLINE_RETRAIN_MAX_ATTEMPTS`` times in all, then given up.
 
+A worker that died between writing an artifact and registering its version
+leaves a file no version points to; :func:`sweep_orphan_artifacts` removes
+such files, once they are old enough, when a worker starts.
+
 Examples
 --------
 The trainer is checked before any connection is made, so a typo fails at once:
@@ -52,6 +56,7 @@ import socket
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -93,6 +98,29 @@ _BACKOFF_S = (1.0, 30.0)
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def sweep_orphan_artifacts(registry: Registry, store: ArtifactStore, older_than_s: float,
+                           now: float | None = None) -> list[Path]:
+    """Delete artifact files that no version points to and that are older than ``older_than_s``.
+
+    Such files are left by a worker that died between writing an artifact and
+    registering its version (or mid-write, a ``.tmp-`` file). The age limit
+    keeps the files of workers that are between those two steps right now.
+    Returns what was deleted.
+    """
+    referenced = {ArtifactStore.path_of(uri) for uri in registry.artifact_uris()
+                  if uri.startswith("file:")}
+    cutoff = (time.time() if now is None else now) - older_than_s
+    removed = []
+    for path in sorted(store.root.glob("*/*.pkl")):
+        try:
+            if path not in referenced and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue  # another worker swept it first
+    return removed
 
 
 def _describe(exc: BaseException) -> str:
@@ -167,6 +195,10 @@ class RetrainWorker:
         ensure_topics(self.settings)
         assert self._consumer is not None, "the worker is closed"
         self._consumer.subscribe([self.topics.retrain_requests])
+        # Well past the longest a live worker spends between writing an artifact and registering it.
+        grace_s = max(3600.0, 2 * (self.settings.train_timeout_s or 3600.0))
+        for path in sweep_orphan_artifacts(self.registry, self.store, grace_s):
+            log.warning("removed artifact %s: no version points to it", path)
         backoff = _BACKOFF_S[0]
         failed: dict[tuple[TopicPartition, int], int] = {}  # attempts of the request at hand
         while not self._stop.is_set():
