@@ -89,13 +89,16 @@ def _residuals(seed: int) -> list[np.ndarray]:
 
 def _quality(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    codes = (rng.random((3000, 3)) < 0.01).astype(np.int8)
-    codes[1500:, 1] = np.where(rng.random(1500) < 0.2, 2, 0)
+    codes = rng.choice(6, p=[0.95, 0.01, 0.01, 0.01, 0.01, 0.01], size=(3000, 3)).astype(np.int8)
+    codes[1500:, 1] = np.where(rng.random(1500) < 0.3, 2, 0)
     return _split(codes, rng)
 
 
 CASES: dict[type, Case] = {
-    DataQuality: Case(lambda: DataQuality(["a", "b", "c"], window=100, max_rate=0.08), _quality),
+    DataQuality: Case(
+        lambda: DataQuality(["a", "b", "c"], window=100, max_rate=0.08,
+                            max_rates={"non_finite": 0.05}, false_alarm_rate=1e-4),
+        _quality),
     NumericDrift: Case(
         lambda: NumericDrift(["a", "b", "c"], reference_size=200, window=100,
                              false_alarm_rate=1e-4, seed=3),
