@@ -35,7 +35,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from sqlalchemy.pool import StaticPool
 
 from driftline.retrainer import migrate
 from driftline.retrainer.exceptions import RegistryError
+from driftline.retrainer.records import ModelRecord, RunRecord, VersionRecord
 from driftline.retrainer.schema import (
     DEFAULT_GATE_METRIC,
     DEFAULT_TASK,
@@ -68,87 +68,6 @@ _MAX_ATTEMPTS = 8
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclasses.dataclass(frozen=True)
-class VersionRecord:
-    """One registered version, detached from the database."""
-
-    model_id: str
-    version: str
-    # "champion" | "rejected" | "archived" (a former champion) | "demoted" (rolled back)
-    status: str
-    parent_version: str | None
-    request_id: str | None
-    alert_ids: list[str]
-    window: dict
-    metrics: dict
-    artifact_uri: str | None
-    sha256: str | None
-    reason: str
-    trainer: str
-    features: list[str]
-    created_at: int  # epoch ms
-    trainer_params: dict = dataclasses.field(default_factory=dict)
-    reference: dict | None = None
-    status_reason: str | None = None
-    status_changed_at: int | None = None
-
-    @classmethod
-    def _of(cls, row: VersionRow) -> VersionRecord:
-        return cls(
-            model_id=row.model_id, version=str(row.version_num), status=row.status,
-            parent_version=row.parent_version, request_id=row.request_id,
-            alert_ids=list(row.alert_ids), window=dict(row.window), metrics=dict(row.metrics),
-            artifact_uri=row.artifact_uri, sha256=row.sha256, reason=row.reason,
-            trainer=row.trainer, features=list(row.features), created_at=row.created_at,
-            trainer_params=dict(row.trainer_params or {}), reference=row.reference,
-            status_reason=row.status_reason, status_changed_at=row.status_changed_at,
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelRecord:
-    """A model's registration: how it is retrained and gated."""
-
-    model_id: str
-    task: str
-    trainer: str | None  # None: the worker's default trainer
-    trainer_params: dict
-    gate_metric: str
-    gate_margin: float | None  # None: the worker's DRIFTLINE_GATE_MARGIN
-    created_at: int
-    updated_at: int
-
-    @classmethod
-    def _of(cls, row: ModelRow) -> ModelRecord:
-        return cls(model_id=row.model_id, task=row.task, trainer=row.trainer,
-                   trainer_params=dict(row.trainer_params), gate_metric=row.gate_metric,
-                   gate_margin=row.gate_margin, created_at=row.created_at,
-                   updated_at=row.updated_at)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunRecord:
-    """One retrain request as a worker handled it."""
-
-    model_id: str
-    request_id: str
-    alert_ids: list[str]
-    state: str  # "started" | "finished" | "failed"
-    worker_id: str
-    attempts: int
-    started_at: int
-    finished_at: int | None
-    outcome: str | None
-    version: str | None
-
-    @classmethod
-    def _of(cls, row: RunRow) -> RunRecord:
-        return cls(model_id=row.model_id, request_id=row.request_id, alert_ids=list(row.alert_ids),
-                   state=row.state, worker_id=row.worker_id, attempts=row.attempts,
-                   started_at=row.started_at, finished_at=row.finished_at, outcome=row.outcome,
-                   version=row.version)
 
 
 def _engine(url: str) -> Engine:
