@@ -7,7 +7,10 @@ opens a database. Three cases:
 - a database that an older driftline made with ``create_all`` (it has the
   versions table but no alembic table) is stamped with revision ``0001``,
   the schema of that code, and upgraded from there: its versions are kept;
-- a database at an older revision is upgraded; one at the head is left alone.
+- a database at an older revision is upgraded; one at the head is left alone;
+- a database at a revision this driftline does not know (a newer release
+  migrated it, e.g. during a rolling upgrade) is used as it is, with a
+  warning: migrations only add, so older code still finds what it needs.
 
 Two processes may open one database at the same moment (a worker starts
 while the CLI reads). The upgrade runs in one transaction that first takes a
@@ -31,12 +34,14 @@ True
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -48,6 +53,8 @@ _LEGACY_TABLE = "driftline_model_versions"
 # Any fixed 64-bit number; it only has to be the same in every driftline process.
 _PG_LOCK_KEY = 0x64726966746C696E  # "driftlin"
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -64,6 +71,13 @@ def head_revision() -> str:
     return head
 
 
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def _revision_of(connection: Connection) -> str | None:
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
@@ -78,8 +92,13 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine) -> None:
     """Migrate the database behind ``engine`` to the head revision (see the module notes)."""
     head = head_revision()
-    if current_revision(engine) == head:
+    current = current_revision(engine)
+    if current == head:
         return  # the common case, without taking any lock
+    if current is not None and not _known(current):
+        log.warning("the registry database is at revision %s, which this driftline does not know "
+                    "(its newest is %s); using it as it is", current, head)
+        return
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})

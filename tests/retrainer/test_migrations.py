@@ -93,3 +93,14 @@ def test_two_processes_opening_a_new_database_at_once_both_succeed(registry_url:
     out.close()
     assert results == ["ok"] * 3
     assert _differences(registry_url) == []
+
+
+def test_a_database_migrated_by_a_newer_release_is_used_as_it_is(registry_url: str, caplog) -> None:
+    Registry(registry_url).close()
+    engine = sa.create_engine(registry_url)
+    with engine.begin() as conn:  # as if a newer driftline had added revision 9999
+        conn.execute(sa.text(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '9999'"))
+    engine.dispose()
+    with Registry(registry_url) as registry:
+        assert registry.register_model("m").model_id == "m"
+    assert "at revision 9999, which this driftline does not know" in caplog.text
