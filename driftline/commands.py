@@ -270,6 +270,7 @@ def _show(args: argparse.Namespace, registry) -> int:
           f"{_fmt(m.get('champion_holdout_accuracy'))}, baseline {_fmt(m.get('baseline_accuracy'))}")
     print(f"  gate:     {champion.reason}")
     print(f"  artifact: {champion.artifact_uri or '-'}  sha256: {champion.sha256 or '-'}")
+    print(f"  reference profile for the monitor: {'stored' if champion.reference else 'none'}")
     print("  lineage:  " + " <- ".join(f"v{v.version}" for v in lineage))
     return 0
 
