@@ -34,7 +34,8 @@ from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from driftline.broker import LocalBroker, free_port
 from driftline.contract import Topics
 from driftline.kafka_admin import ensure_topics
-from driftline.settings import ENV, Settings
+from driftline.processes import settings_env
+from driftline.settings import Settings
 
 
 @contextlib.contextmanager
@@ -126,9 +127,7 @@ def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
 
 
 def monitor_run(settings: Settings, ends: dict[TopicPartition, int], timeout_s: float) -> dict:
-    env = dict(os.environ)
-    for name, var in ENV.items():
-        env[var] = str(getattr(settings, name))
+    env = settings_env(settings)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     group = f"{settings.topic_prefix}monitor"
     total = sum(ends.values())

@@ -19,7 +19,8 @@ def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict
     """An environment in which ``Settings.from_env()`` gives back ``settings``."""
     env = dict(os.environ if base is None else base)
     for field in dataclasses.fields(Settings):
-        env[ENV[field.name]] = str(getattr(settings, field.name))
+        value = getattr(settings, field.name)
+        env[ENV[field.name]] = ",".join(value) if isinstance(value, tuple) else str(value)
     return env
 
 

@@ -48,3 +48,12 @@ def test_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.partitions = 9
     assert s.replace(partitions=9).partitions == 9
+
+
+def test_settings_env_reads_back_as_the_same_settings():
+    from driftline.processes import settings_env
+
+    s = Settings(partitions=5, retrain_on=("concept_drift", "data_drift"), false_alarm_rate=2e-6,
+                 gate_margin=0.02, batch_within_s=0.25)
+    assert Settings.from_env(settings_env(s, base={})) == s
+    assert Settings.from_env(settings_env(Settings(), base={})) == Settings()

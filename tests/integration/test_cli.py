@@ -19,8 +19,6 @@ from tests.integration.kafka_io import produce
 def driftline(settings, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     if env is None:
         env = settings_env(settings)
-        # settings_env writes a tuple as its repr, which DRIFTLINE_RETRAIN_ON does not read back.
-        env["DRIFTLINE_RETRAIN_ON"] = ",".join(settings.retrain_on)
     return subprocess.run([sys.executable, "-m", "driftline", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -52,10 +52,7 @@ def _alive(pid: int) -> bool:
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    env = settings_env(settings)
-    # settings_env writes a tuple as its repr, which DRIFTLINE_RETRAIN_ON does not read back.
-    env["DRIFTLINE_RETRAIN_ON"] = ",".join(settings.retrain_on)
-    return env
+    return settings_env(settings)
 
 
 def _start_worker(settings: Settings, log: Path) -> subprocess.Popen:
