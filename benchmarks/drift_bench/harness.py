@@ -25,7 +25,7 @@ from river import drift
 
 from benchmarks import tcpd
 from benchmarks.drift_bench import concept, streams
-from benchmarks.drift_bench.contenders import SUITE, Contender, SuiteRunner, _available, _make, contenders
+from benchmarks.drift_bench.contenders import SUITE, Contender, SuiteRunner, available, contenders, make
 from benchmarks.drift_bench.streams import Blocks, Stream
 
 FAMILIES = ("stationary", "covariate", "categorical", "joint", "concept", "label", "tcpd", "throughput")
@@ -219,15 +219,15 @@ class Throughput:
     setup_values: int = 0
 
     @property
-    def values_per_s(self) -> float:
-        return self.values / self.seconds if self.seconds > 0 else math.inf
+    def values_per_s(self) -> float | None:
+        return self.values / self.seconds if self.seconds > 0 else None  # too fast for the clock
 
     @property
     def steady_values_per_s(self) -> float | None:
         if self.setup_s is None:
             return None
         rest = self.seconds - self.setup_s
-        return (self.values - self.setup_values) / rest if rest > 0 else math.inf
+        return (self.values - self.setup_values) / rest if rest > 0 else None
 
 
 def _time(fn: Callable[[], None]) -> float:
@@ -251,11 +251,11 @@ def throughput(config: Config, base: int, log=None) -> list[Throughput]:
         return Throughput(name, "driftline", n * d, float(times.sum()), f"batches of {chunk} rows",
                           float(times[slowest]), len(X[slowest * chunk:(slowest + 1) * chunk]) * d)
 
-    available = _available()
+    detectors = available()
     for name in ("NumericDrift", "MeanShift", "MultivariateDrift"):
-        if name in available:
+        if name in detectors:
             _say(log, f"throughput: {name}")
-            out.append(run_detector(name, _make(available[name], names)))
+            out.append(run_detector(name, make(detectors[name], names)))
 
     def numpy_pass() -> None:
         for a in range(0, n, chunk):

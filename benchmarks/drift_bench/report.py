@@ -118,9 +118,9 @@ def rows(results: Results) -> list[dict]:
                 delays=[d if math.isfinite(d) else None for d in t.delays], note=t.skipped))
     out += _tcpd_summary(results, out)
     for th in results.throughput:
-        steady = th.steady_values_per_s
+        speed, steady = th.values_per_s, th.steady_values_per_s
         out.append(_row("throughput", contender=th.contender, source=th.source, values=th.values,
-                        seconds=round(th.seconds, 4), values_per_s=round(th.values_per_s),
+                        seconds=round(th.seconds, 4), values_per_s=None if speed is None else round(speed),
                         setup_s=None if th.setup_s is None else round(th.setup_s, 4),
                         steady_values_per_s=None if steady is None else round(steady), note=th.note))
     return out
@@ -257,11 +257,11 @@ def verdict(rows_: list[dict], budget: float = suite.BUDGET) -> list[dict]:
     # (e) numeric data-drift throughput on one core
     th = {r["contender"]: r for r in rows_ if r["kind"] == "throughput"}
     if "NumericDrift" in th:
-        base = "; ".join(f"{n} {r['values_per_s']:,}" for n, r in th.items() if r["source"] != "driftline")
+        base = "; ".join(f"{n} {_num(r['values_per_s'])}" for n, r in th.items() if r["source"] != "driftline")
         r = th["NumericDrift"]
-        out.append(_row("verdict", check="e", ok=r["values_per_s"] >= 1e6, text=(
-            f"NumericDrift: {r['values_per_s']:,} feature values/s over {r['values']:,} values, warm-up "
-            f"and calibration included ({r['steady_values_per_s']:,}/s after its slowest update, "
+        out.append(_row("verdict", check="e", ok=None if r["values_per_s"] is None else r["values_per_s"] >= 1e6, text=(
+            f"NumericDrift: {_num(r['values_per_s'])} feature values/s over {r['values']:,} values, warm-up "
+            f"and calibration included ({_num(r['steady_values_per_s'])}/s after its slowest update, "
             f"{r['setup_s']:.2f}s); target >= 1,000,000; baselines: {base}")))
     return out
 
@@ -316,14 +316,22 @@ def table(rows_: list[dict]) -> str:
         na = list(dict.fromkeys(r["contender"] for r in fam if not r["applies"]))
         if na:
             lines.append(f"n/a here: {', '.join(na)}")
+    if results:
+        lines.append("")
+        lines.append("found: drifts detected within the horizon / drifts present; FA/10^6: false alarms per 10^6 "
+                     "events on the stationary streams of the same kind (for the suite: whole model rows); "
+                     "FA pre: false alarms before the drift points; median, p90: rows from the drift point to "
+                     "the first detection (a miss counts as later than any, shown as >horizon); events/s: "
+                     "rows through update(), warm-up and calibration included, which weigh heavily on "
+                     "these short streams (see the throughput section for long ones).")
     th = [r for r in rows_ if r["kind"] == "throughput"]
     if th:
         lines.append("")
         lines.append("== numeric data drift throughput (ten features, one core) ==")
         for r in th:
-            steady = (f"; {r['steady_values_per_s']:,}/s after the slowest update ({r['setup_s']:.2f}s)"
+            steady = (f"; {_num(r['steady_values_per_s'])}/s after the slowest update ({r['setup_s']:.2f}s)"
                       if r["setup_s"] is not None else "")
-            lines.append(f"{r['contender']:36s} {r['values_per_s']:>12,} values/s  ({r['values']:,} values"
+            lines.append(f"{r['contender']:36s} {_num(r['values_per_s']):>12s} values/s  ({r['values']:,} values"
                          + (f"; {r['note']}" if r["note"] else "") + steady + ")")
     return "\n".join(lines)
 

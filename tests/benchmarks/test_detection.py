@@ -217,6 +217,21 @@ def test_a_drift_stream_stops_at_the_first_detection_after_the_drift():
     assert 0 <= delay < 100 and t.events == 3500 and t.false_alarms == 0 and t.delays == [delay]
 
 
+def test_a_new_concept_drift_detector_in_the_library_joins_the_run_on_error_streams(monkeypatch):
+    import driftline.detectors as dl
+    from driftline.detectors.error_rate import ErrorRateDrift
+
+    class LateDrift(ErrorRateDrift):
+        name = "late"
+
+    monkeypatch.setattr(dl, "LateDrift", LateDrift, raising=False)
+    monkeypatch.setattr(dl, "__all__", [*dl.__all__, "LateDrift"])
+    c = contenders.by_name()["LateDrift"]
+    assert c.source == "driftline" and c.watches == {"errors"}
+    data = streams.Blocks(errors=np.r_[np.zeros(3000), np.ones(300)])
+    assert c.build(data, "errors", 0).feed(data) != []
+
+
 @pytest.mark.parametrize("module", [streams, concept, suite, contenders, report], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
