@@ -85,9 +85,22 @@ class MeanShift(Detector):
     estimated shift (the mean standardized residual since the sum last stood
     at 0, which is also Page's estimate of when the change began). It is
     ``"critical"`` when that estimate is at least ``shift``.
-    ``python -m tests.detectors.measure_meanshift`` measures false alarms,
-    delays and speed; ``python -m benchmarks.tcpd_meanshift`` the score on
-    real change-point series.
+
+    With the defaults, 10 streams of 10^6 rows of 10 features (normal,
+    lognormal, exponential, t3, Poisson, binomial, geometric) gave 5 false
+    alarms self-started and 4 with a 1000-row reference given, against a
+    target of 10. A 1 sd shift in one of 10 features was found after 34 rows
+    (median; 90th percentile 61). ``shift = 1.5`` is a choice for medium and
+    large shifts: a 0.5 sd shift takes about 2000 rows and 0.25 sd is not
+    found within 5500, where ``shift=0.5`` finds them after 117 and 759 rows
+    (median) at the same false-alarm rate, and 1 sd after 42. The windowed KS
+    test of :class:`NumericDrift` covers small shifts and shape changes. On
+    river's seven annotated change-point series (TCPD), started by itself,
+    the defaults score a mean F1 of 0.509 against 0.483 for "no change"
+    (``shift=1.0``: 0.474, ``shift=0.5``: 0.411): short, trending series need
+    a large shift to be told from noise. ``python -m
+    tests.detectors.measure_meanshift`` and ``python -m
+    benchmarks.tcpd_meanshift`` measure it all.
 
     Examples
     --------
@@ -101,11 +114,11 @@ class MeanShift(Detector):
     >>> det.update(X)
     >>> first = det.detections[0]
     >>> print(first.feature, first.batch_index, round(first.value, 2), round(first.threshold, 2))
-    age 1219 10.12 8.94
+    age 1219 10.12 8.98
     >>> print(first.message)
-    age: CUSUM 10.12 > 8.94; mean moved by about +1.31 sd over the last 18 values
+    age: CUSUM 10.12 > 8.98; mean moved by about +1.31 sd over the last 18 values
     >>> len(det.detections), round(det.calibration["features"]["age"]["threshold"], 2)
-    (32, 8.94)
+    (32, 8.98)
 
     The shift began 19 rows before the first alarm (Page's estimate: 18). A
     reference that was given stays, so the sum restarts and fires again every

@@ -114,19 +114,21 @@ def speed(batch: int) -> str:
     rng = np.random.default_rng(0)
     X = mixed(rng, 200_000)
     det = MeanShift(FEATURES)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for s in range(0, len(X), batch):
         det.update(X[s:s + batch])
-    dt = time.perf_counter() - t
-    return f"{len(X) / dt:,.0f} rows/s = {X.size / dt:,.0f} feature values/s"
+    # CPU time as well: on a shared machine the wall clock also counts waiting.
+    dt, dc = time.perf_counter() - t, time.process_time() - cpu
+    return (f"{X.size / dc:,.0f} feature values/s of CPU time ({len(X) / dc:,.0f} rows/s); "
+            f"{X.size / dt:,.0f} by the wall clock")
 
 
 def calibration_time(d: int = 20) -> str:
     X = np.random.default_rng(0).normal(size=(1000, d))
     det = MeanShift([f"x{j}" for j in range(d)])
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     det.set_reference(X)
-    return f"{time.perf_counter() - t:.2f} s"
+    return f"{time.process_time() - cpu:.2f} s of CPU time, {time.perf_counter() - t:.2f} s by the wall clock"
 
 
 def main() -> None:
