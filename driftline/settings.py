@@ -45,6 +45,8 @@ ENV: dict[str, str] = {
     "max_train_examples": "DRIFTLINE_MAX_TRAIN_EXAMPLES",
     "retrain_wait_s": "DRIFTLINE_RETRAIN_WAIT_S",
     "gate_margin": "DRIFTLINE_GATE_MARGIN",
+    "gate_metric": "DRIFTLINE_GATE_METRIC",
+    "gate_confidence": "DRIFTLINE_GATE_CONFIDENCE",
     "train_timeout_s": "DRIFTLINE_TRAIN_TIMEOUT_S",
     "retrain_max_attempts": "DRIFTLINE_RETRAIN_MAX_ATTEMPTS",
     "require_registration": "DRIFTLINE_REQUIRE_REGISTRATION",
@@ -110,6 +112,17 @@ def _flag(text: str) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
+# The metrics the retrainer's gate can compare models on (driftline.retrainer.gate.METRICS).
+GATE_METRICS = ("accuracy", "f1", "log_loss", "mae", "rmse")
+
+
+def _gate_metric(text: str) -> str:
+    metric = text.lower()
+    if metric not in GATE_METRICS:
+        raise ValueError
+    return metric
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError
@@ -138,6 +151,8 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_train_examples": (_positive_int, "an integer >= 1"),
     "retrain_wait_s": (_non_negative_float, "a number of seconds >= 0"),
     "gate_margin": (_non_negative_float, "a number >= 0"),
+    "gate_metric": (_gate_metric, f"one of {', '.join(GATE_METRICS)}"),
+    "gate_confidence": (_fraction, "a confidence level between 0 and 1, e.g. 0.95"),
     "train_timeout_s": (_non_negative_float, "a number of seconds >= 0 (0: no limit)"),
     "retrain_max_attempts": (_positive_int, "an integer >= 1"),
     "require_registration": (_flag, "true or false"),
@@ -173,6 +188,10 @@ class Settings:
     max_train_examples: int = 20_000
     retrain_wait_s: float = 300.0
     gate_margin: float = 0.01
+    # What the gate compares challenger and champion on, and how sure it must be that
+    # the challenger is better by the margin (driftline.retrainer.gate).
+    gate_metric: str = "accuracy"
+    gate_confidence: float = 0.95
     # A trainer still running after this long is stopped and its version rejected; 0: no limit.
     train_timeout_s: float = 600.0
     # A retrain request that fails this often (database or broker down) goes to the dead-letter topic.
