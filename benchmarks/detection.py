@@ -4,13 +4,15 @@ Every contender runs at its default parameters, in this process, on the same
 seeded streams (see ``benchmarks/drift_bench/``):
 
 - stationary streams of model rows (ten numeric features of mixed shapes,
-  four categorical ones with a long tail, a prediction, Bernoulli errors):
-  false alarms per 10^6 events, counted over all features;
+  four categorical ones with a long tail, a prediction, Bernoulli errors or
+  a regressor's residuals): false alarms per 10^6 events, counted over all
+  features;
 - covariate shift of one numeric feature among ten (abrupt and gradual;
   0.25, 0.5, 1 sd and a scale change), categorical frequency shift and new
   categories, a correlation flip no single feature shows, concept drift with
   unchanged inputs (SEA, Agrawal, STAGGER, Hyperplane through a frozen
-  Hoeffding tree), and label shift: drifts found, delay (median, 90th
+  Hoeffding tree; Friedman through a frozen linear regression), and label
+  shift: drifts found, delay (median, 90th
   percentile; a miss counts as infinite), false alarms before the drift;
 - TCPD: river's seven annotated change-point series, F1 at margin 5, next to
   the no-change floor;
@@ -28,7 +30,8 @@ it does not test.
 Usage: python benchmarks/detection.py [--quick] [--json] [--seed 0] [--only FAMILY]
   --quick   a smaller run (under 2 minutes on 2 cores), as in CI
   --json    one JSON object per line (kinds: result, throughput, verdict, run)
-  --only    one of: stationary, covariate, categorical, joint, concept, label, tcpd, throughput
+  --only    one of: stationary, covariate, categorical, joint, concept, regression, label, tcpd,
+            throughput
 """
 
 from __future__ import annotations

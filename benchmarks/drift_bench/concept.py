@@ -2,7 +2,8 @@
 
 A river Hoeffding tree learns the first :data:`TRAIN` events of a stream, is
 frozen, and then serves: the monitored stream is its inputs, its predictions
-and its 0/1 errors. At a known point the labelling function switches to
+and its 0/1 errors. For regression, a linear model learns river's Friedman
+stream and its residuals are watched instead. At a known point the labelling function switches to
 another concept while the inputs keep their distribution, so only the error
 stream can tell.
 
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from river import tree
+from river import linear_model, preprocessing, tree
 from river.datasets import synth
 
 from benchmarks.drift_bench.streams import Blocks, Scenario, Stream, drift_point
@@ -110,3 +111,53 @@ def concept(change: ConceptChange, seed: int, horizon: int = HORIZON) -> Stream:
 def scenarios(horizon: int = HORIZON) -> list[Scenario]:
     return [Scenario("concept", c.name, "errors", c.effect, "abrupt",
                      lambda seed, c=c: concept(c, seed, horizon)) for c in CONCEPT_CHANGES]
+
+
+# ---------------------------------------------------------------- regression
+
+
+_FAR = 10 ** 12  # river's FriedmanDrift wants later change points too; these never come
+
+
+def _friedman(kind: str):
+    def events(seed: int, at: int, n: int) -> Iterator[Example]:
+        if kind == "offset":  # the target moves by +2 (its noise has sd 1)
+            source = ((x, y + (2.0 if t >= at else 0.0)) for t, (x, y) in enumerate(synth.Friedman(seed=seed)))
+        else:  # river switches the function exactly at index `at`
+            position = (at, _FAR) if kind == "gra" else (at, _FAR, 2 * _FAR)
+            source = iter(synth.FriedmanDrift(drift_type=kind, position=position, seed=seed))
+        return itertools.islice(source, n)
+    return events
+
+
+REGRESSION_CHANGES = (
+    # The first stage of river's local expanding drift changes the function in
+    # two small regions only: the frozen model's mean absolute error barely moves.
+    ConceptChange("Friedman local regions (lea)", "small", _friedman("lea")),
+    ConceptChange("Friedman target +2", "medium", _friedman("offset")),
+    ConceptChange("Friedman features swapped (gra)", "large", _friedman("gra")),
+)
+
+
+def regression(change: ConceptChange, seed: int, horizon: int = HORIZON) -> Stream:
+    """A frozen linear regression on river's Friedman data: inputs, predictions, residuals."""
+    rng = np.random.default_rng(seed)
+    at = drift_point(rng)
+    n = at + horizon
+    events = change.events(seed, TRAIN + at, TRAIN + n)
+    model = preprocessing.StandardScaler() | linear_model.LinearRegression()
+    for x, y in itertools.islice(events, TRAIN):
+        model.learn_one(x, y)
+    rows = list(events)
+    X = np.array([[x[k] for k in range(10)] for x, _ in rows], dtype=np.float64)
+    predicted = np.array([model.predict_one(x) for x, _ in rows], dtype=np.float64)
+    residuals = predicted - np.array([y for _, y in rows], dtype=np.float64)
+    blocks = Blocks(X, tuple(f"f{k}" for k in range(10)), prediction=predicted, residuals=residuals)
+    note = f"MAE {np.abs(residuals[:at]).mean():.2f} -> {np.abs(residuals[at:]).mean():.2f}"
+    return Stream("regression", change.name, seed, blocks, "residuals", at, horizon, change.effect, "abrupt",
+                  note=note)
+
+
+def regression_scenarios(horizon: int = HORIZON) -> list[Scenario]:
+    return [Scenario("regression", c.name, "residuals", c.effect, "abrupt",
+                     lambda seed, c=c: regression(c, seed, horizon)) for c in REGRESSION_CHANGES]

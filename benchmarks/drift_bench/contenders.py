@@ -9,11 +9,13 @@ driftline's detectors run at their defaults. river's run at their defaults
 too; the univariate ones (ADWIN, PageHinkley, KSWIN) run one instance per
 column, and a detection from any of them counts. river's DDM, EDDM, HDDM_A,
 HDDM_W and FHDDM take 0/1 input only, so they watch error streams only;
-FHDDM fires when the mean drops, so it is fed ``1 - error``. river's
+FHDDM fires when the mean drops, so it is fed ``1 - error``. On a
+regressor's residuals river's univariate detectors watch their absolute
+value, the size of the errors. river's
 ``update()`` returns nothing since 0.21: the adapters read ``drift_detected``.
 
 >>> import numpy as np
->>> from benchmarks.drift_bench.streams import Blocks
+>>> from benchmarks.drift_bench.streams import BLOCKS, Blocks
 >>> c = by_name()["river ADWIN"]
 >>> data = Blocks(errors=np.r_[np.zeros(2000), np.ones(200)])
 >>> runner = c.build(data, "errors", 0)
@@ -34,7 +36,7 @@ from river.drift import binary
 
 import driftline.detectors as dl
 from benchmarks.drift_bench import suite
-from benchmarks.drift_bench.streams import Blocks
+from benchmarks.drift_bench.streams import BLOCKS, Blocks
 
 PREDICTION = "<prediction>"  # the monitor's name for the prediction column
 SUITE = "driftline (monitor suite)"
@@ -72,6 +74,8 @@ def _column(kind: str) -> Callable[[Blocks], np.ndarray]:
         return lambda b: b.errors
     if kind == "correct":
         return lambda b: 1.0 - b.errors
+    if kind == "residuals":
+        return lambda b: b.residuals
     raise ValueError(f"unknown input {kind!r}")
 
 
@@ -83,6 +87,8 @@ def _numbers(b: Blocks, target: str) -> np.ndarray:
         return b.errors[:, None]
     if target == "prediction":  # class labels "0"/"1"
         return b.prediction.astype(np.float64)[:, None]
+    if target == "residuals":  # the size of a regressor's errors
+        return np.abs(b.residuals)[:, None]
     raise ValueError(f"river's detectors take numbers, not {target!r}")
 
 
@@ -150,7 +156,7 @@ def _inputs(data: Blocks, watches: str) -> tuple[list[str] | None, Callable[[Blo
         return list(data.categorical_names), _column("categorical")
     if watches == "prediction":
         return [PREDICTION], _column("prediction")
-    if watches in ("errors", "correct"):
+    if watches in ("errors", "correct", "residuals"):
         return None, _column(watches)
     raise ValueError(f"unknown input {watches!r}")
 
@@ -163,29 +169,39 @@ def _alone(cls: type, watches_by_target: dict[str, str]) -> Callable[[Blocks, st
 
 
 class SuiteRunner:
-    """The monitor's suite (see :mod:`.suite`), fed every block the stream has."""
+    """The monitor's suite (see :mod:`.suite`), fed every block the stream has.
+
+    A stream with residuals is a regressor's: its prediction is a numeric
+    column and its residuals are the outcomes; otherwise the prediction is a
+    class label and the outcomes are whether it was right.
+    """
 
     def __init__(self, data: Blocks) -> None:
-        self.has = {k: data.has(k) for k in ("numeric", "categorical", "prediction", "errors")}
+        self.has = {k: data.has(k) for k in BLOCKS}
+        self.regression = data.regression
         self.suite = suite.build(list(data.numeric_names) if self.has["numeric"] else [],
                                  list(data.categorical_names) if self.has["categorical"] else [],
-                                 with_prediction=self.has["prediction"])
+                                 with_prediction=self.has["prediction"], regression=self.regression)
         self.hits: dict[str, int] = {name: 0 for name in suite.shares()}
 
     def feed(self, chunk: Blocks) -> list[int]:
         n = len(chunk)
         if n == 0:
             return []
-        X = chunk.numeric if self.has["numeric"] else None
-        cols = ([chunk.categorical] if self.has["categorical"] else []) + (
-            [chunk.prediction[:, None]] if self.has["prediction"] else [])
-        C = np.column_stack(cols) if cols else None
+        nums = [chunk.numeric] if self.has["numeric"] else []
+        cats = [chunk.categorical] if self.has["categorical"] else []
+        if self.has["prediction"]:
+            (nums if self.regression else cats).append(chunk.prediction[:, None])
+        X = np.column_stack(nums).astype(np.float64) if nums else None
+        C = np.column_stack(cats) if cats else None
         found = []
         if X is not None or C is not None:
             Q = suite.quality_codes(X, C, n)
             found += self.suite.update_inputs(np.empty((n, 0)) if X is None else X,
                                               np.empty((n, 0), dtype=object) if C is None else C, Q)[0]
-        if self.has["errors"]:
+        if self.regression:
+            found += self.suite.update_outcomes(chunk.residuals)[0]
+        elif self.has["errors"]:
             found += self.suite.update_outcomes(1.0 - chunk.errors)[0]
         for d in found:
             name = suite.member(d)
@@ -206,11 +222,11 @@ DRIFTLINE = {
     "CategoricalDrift": {"categorical": "categorical", "prediction": "prediction"},
     "ErrorRateDrift": {"errors": "errors"},
     "AccuracyDrop": {"errors": "correct"},
+    "ErrorIncrease": {"residuals": "residuals"},
 }
 UNIVARIATE = {"NumericDrift", "MeanShift"}
-# Not contenders of their own: DataQuality finds bad values, not drift (it is in
-# the suite); ErrorIncrease watches regression errors, which no stream here has.
-NOT_ALONE = {"DataQuality", "ErrorIncrease", "AlertPolicy"}
+# Not a contender of its own: DataQuality finds bad values, not drift (it is in the suite).
+NOT_ALONE = {"DataQuality", "AlertPolicy"}
 
 
 def _driftline_contenders() -> list[Contender]:
@@ -228,9 +244,8 @@ def _driftline_contenders() -> list[Contender]:
             continue
         out.append(Contender(name, "driftline", frozenset({"errors"}), _alone(cls, {"errors": "errors"})))
     # The suite is fed every block a stream has, whatever its target; "model"
-    # is the stationary view with all of them.
-    out.append(Contender(SUITE, "driftline", frozenset({"numeric", "categorical", "prediction", "errors",
-                                                        "model"}), build_suite))
+    # and "regressor" are the stationary views of whole models.
+    out.append(Contender(SUITE, "driftline", frozenset({*BLOCKS, "model", "regressor"}), build_suite))
     return out
 
 
@@ -243,7 +258,7 @@ def _river(make: Callable[[int], Any], flip: bool = False) -> Callable[[Blocks, 
     return build
 
 
-_ANY = frozenset({"numeric", "errors", "prediction"})
+_ANY = frozenset({"numeric", "errors", "prediction", "residuals"})
 _BINARY = frozenset({"errors"})
 
 

@@ -28,13 +28,14 @@ from benchmarks.drift_bench import concept, streams
 from benchmarks.drift_bench.contenders import SUITE, Contender, SuiteRunner, available, contenders, make
 from benchmarks.drift_bench.streams import Blocks, Stream
 
-FAMILIES = ("stationary", "covariate", "categorical", "joint", "concept", "label", "tcpd", "throughput")
+FAMILIES = ("stationary", "covariate", "categorical", "joint", "concept", "regression", "label", "tcpd",
+            "throughput")
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     seeds: int = 12  # streams per drift scenario
-    concept_seeds: int = 8  # concept streams train a model each, so fewer
+    concept_seeds: int = 8  # concept and regression streams train a model each, so fewer
     stationary_seeds: int = 5
     stationary_rows: int = 200_000
     alarm_cap: int = 100
@@ -138,19 +139,20 @@ def stationary(config: Config, base: int, entrants: list[Contender], log=None) -
     for view in streams.STATIONARY_VIEWS:
         for c in entrants:
             # The suite watches whole models; everyone else one kind of block.
-            if (view == "model") == (c.name == SUITE) and c.applies(view):
+            if (view in streams.MODEL_VIEWS) == (c.name == SUITE) and c.applies(view):
                 tallies[c.name, view] = Tally(c, "stationary", view, view)
     for s in range(config.stationary_seeds):
         rate = streams.STATIONARY_ERROR_RATES[s % len(streams.STATIONARY_ERROR_RATES)]
+        residuals = streams.STATIONARY_RESIDUALS[s % len(streams.STATIONARY_RESIDUALS)]
         seed = streams.seed_for(base, "stationary", s)
-        data = streams.stationary(seed, config.stationary_rows, rate)
+        data = streams.stationary(seed, config.stationary_rows, rate, residuals)
         _say(log, f"stationary stream {s + 1}/{config.stationary_seeds} ({config.stationary_rows} rows, "
-                  f"error rate {rate})")
+                  f"error rate {rate}, {residuals} residuals)")
         for (name, view), t in tallies.items():
             slow = t.contender.slow
             if t.capped or (slow and t.events >= config.slow_events):
                 continue
-            view_data = data if view == "model" else data.only(view)
+            view_data = streams.stationary_view(data, view)
             runner = t.contender.build(view_data, view, seed)
             run_stationary_stream(runner, view_data, t, config.chunk, config.alarm_cap,
                                   config.slow_events if slow else None)
@@ -304,6 +306,7 @@ def run(config: Config, base: int, families: Iterable[str] = FAMILIES, log=None,
     tallies: list[Tally] = []
     drift_scenarios = streams.scenarios()
     drift_scenarios["concept"] = concept.scenarios()
+    drift_scenarios["regression"] = concept.regression_scenarios()
     series: list[tcpd.Series] = []
     out_throughput: list[Throughput] = []
     for family in families:
@@ -315,7 +318,7 @@ def run(config: Config, base: int, families: Iterable[str] = FAMILIES, log=None,
         elif family == "throughput":
             out_throughput = throughput(config, base, log)
         elif family in drift_scenarios:
-            n = config.concept_seeds if family == "concept" else config.seeds
+            n = config.concept_seeds if family in ("concept", "regression") else config.seeds
             chosen = drift_scenarios[family][:config.scenarios_per_family]
             tallies += drift_family(family, chosen, n, config, base, entrants, log)
         else:

@@ -1,8 +1,9 @@
 """Seeded streams with a known change, as aligned blocks of columns.
 
 A stream is what one model sees: numeric features, categorical features, the
-prediction and, once labels are joined, the 0/1 error of each prediction. Each
-block is optional. ``target`` names the block the change is in, which decides
+prediction and, once labels are joined, the 0/1 error of each prediction (a
+classifier) or its residual ``prediction - label`` (a regressor). Each block
+is optional. ``target`` names the block the change is in, which decides
 the contenders that apply: a numeric test watches ``numeric``, a concept-drift
 detector watches ``errors``; the monitor suite always gets every block.
 
@@ -38,6 +39,9 @@ HORIZON = 2000  # rows after an abrupt change within which a detection counts
 RAMP = 2000  # rows over which a gradual change grows to its full size
 
 
+BLOCKS = ("numeric", "categorical", "prediction", "errors", "residuals")
+
+
 @dataclasses.dataclass(frozen=True)
 class Blocks:
     """Row-aligned columns of one stream; any block may be None."""
@@ -46,11 +50,13 @@ class Blocks:
     numeric_names: tuple[str, ...] = ()
     categorical: np.ndarray | None = None  # (n, k) object, strings
     categorical_names: tuple[str, ...] = ()
-    prediction: np.ndarray | None = None  # (n,) object, strings
-    errors: np.ndarray | None = None  # (n,) float64, 1 = wrong prediction
+    prediction: np.ndarray | None = None  # (n,) object class labels, or float64 for a regressor
+    errors: np.ndarray | None = None  # (n,) float64, 1 = wrong prediction (a classifier)
+    residuals: np.ndarray | None = None  # (n,) float64, prediction - label (a regressor)
 
     def __len__(self) -> int:
-        for block in (self.numeric, self.categorical, self.prediction, self.errors):
+        for kind in BLOCKS:
+            block = getattr(self, kind)
             if block is not None:
                 return len(block)
         return 0
@@ -58,19 +64,20 @@ class Blocks:
     def has(self, kind: str) -> bool:
         return getattr(self, kind) is not None
 
+    @property
+    def regression(self) -> bool:
+        return self.residuals is not None
+
     def rows(self, start: int, stop: int) -> Blocks:
         def cut(a):
             return None if a is None else a[start:stop]
-        return dataclasses.replace(self, numeric=cut(self.numeric), categorical=cut(self.categorical),
-                                   prediction=cut(self.prediction), errors=cut(self.errors))
+        return dataclasses.replace(self, **{k: cut(getattr(self, k)) for k in BLOCKS})
 
     def only(self, kind: str | None) -> Blocks:
         """The same rows with one block kept (all of them for None)."""
         if kind is None:
             return self
-        keep = {k: getattr(self, k) if k == kind else None
-                for k in ("numeric", "categorical", "prediction", "errors")}
-        return dataclasses.replace(self, **keep)
+        return dataclasses.replace(self, **{k: getattr(self, k) if k == kind else None for k in BLOCKS})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +88,7 @@ class Stream:
     scenario: str
     seed: int
     data: Blocks
-    target: str  # the block the change is in: numeric, categorical, prediction or errors
+    target: str  # the block the change is in: numeric, categorical, prediction, errors or residuals
     drift_at: int | None = None  # first row after the change began; None: no change
     horizon: int = HORIZON  # a detection counts if drift_at <= row < drift_at + horizon
     effect: str | None = None  # small, medium or large
@@ -151,20 +158,40 @@ def categorical_features(rng: np.random.Generator, n: int) -> np.ndarray:
     return C
 
 
-def stationary(seed: int, n: int, error_rate: float) -> Blocks:
-    """A model's stream with nothing changing: every block, ``n`` rows."""
+def stationary(seed: int, n: int, error_rate: float, residuals: str = "normal") -> Blocks:
+    """A model's stream with nothing changing: every block, ``n`` rows.
+
+    The prediction is a classifier's (class labels, with 0/1 ``errors`` at
+    ``error_rate``); :func:`stationary_view` turns the same rows into a
+    regressor's, whose ``residuals`` are drawn from ``residuals`` ("normal",
+    "laplace" or "t5": Student t with 5 df), all with unit scale.
+    """
     rng = np.random.default_rng(seed)
     X = numeric_features(rng, n)
     C = categorical_features(rng, n)
     # The prediction depends on the inputs, as a model's would.
     pred = np.where(X[:, 0] + 0.5 * X[:, 1] > 0.5, "1", "0").astype(object)
     errors = (rng.random(n) < error_rate).astype(np.float64)
-    return Blocks(X, NUMERIC_NAMES, C, CATEGORICAL_NAMES, pred, errors)
+    draw = {"normal": lambda: rng.normal(size=n), "laplace": lambda: rng.laplace(size=n),
+            "t5": lambda: rng.standard_t(5, size=n)}
+    return Blocks(X, NUMERIC_NAMES, C, CATEGORICAL_NAMES, pred, errors, draw[residuals]())
 
 
 STATIONARY_ERROR_RATES = (0.05, 0.2, 0.35)
-# The views of a stationary stream: one per block kind, and the whole model.
-STATIONARY_VIEWS = ("numeric", "categorical", "prediction", "errors", "model")
+STATIONARY_RESIDUALS = ("normal", "laplace", "t5")
+# The views of a stationary stream: one per block kind, and whole models.
+STATIONARY_VIEWS = ("numeric", "categorical", "prediction", "errors", "residuals", "model", "regressor")
+MODEL_VIEWS = ("model", "regressor")  # a classifier's and a regressor's rows, every block
+
+
+def stationary_view(data: Blocks, view: str) -> Blocks:
+    """The rows one view shows: one block, a classifier's whole model, or a regressor's."""
+    if view == "model":
+        return dataclasses.replace(data, residuals=None)
+    if view == "regressor":
+        prediction = data.numeric[:, 0] + 0.5 * data.numeric[:, 1]
+        return dataclasses.replace(data, prediction=prediction, errors=None)
+    return data.only(view)
 
 
 # ---------------------------------------------------------------- covariate shift

@@ -10,8 +10,9 @@ the reference size and the window). Membership and the split of the budget
 measures the change.
 
 Inputs (numeric, categorical, prediction) go to ``update_inputs`` and the
-joined outcomes to ``update_outcomes``; every detection of every member
-counts, and :func:`member` names which member made it.
+joined outcomes (whether a classifier was right, a regressor's residual) to
+``update_outcomes``; every detection of every member counts, and
+:func:`member` names which member made it.
 
 >>> [k for k, v in sorted(shares().items()) if v > 0]
 ['accuracy', 'adwin', 'chi2', 'cusum', 'ks', 'mmd']
@@ -38,10 +39,16 @@ def shares() -> dict[str, float]:
     return dict(library.SHARES)
 
 
-def build(numeric: list[str], categorical: list[str], with_prediction: bool) -> library.DriftSuite:
-    """The suite the monitor would run on a classifier with these input columns."""
-    cats = list(categorical) + ([PREDICTION] if with_prediction else [])
-    return library.DriftSuite(list(numeric), cats, false_alarm_rate=CONFIG.false_alarm_rate,
+def build(numeric: list[str], categorical: list[str], with_prediction: bool,
+          regression: bool = False) -> library.DriftSuite:
+    """The suite the monitor would run on a model with these input columns.
+
+    The monitor adds the prediction as a categorical column for a classifier
+    and as a numeric one for a regressor.
+    """
+    nums = list(numeric) + ([PREDICTION] if with_prediction and regression else [])
+    cats = list(categorical) + ([PREDICTION] if with_prediction and not regression else [])
+    return library.DriftSuite(nums, cats, false_alarm_rate=CONFIG.false_alarm_rate,
                               reference_size=CONFIG.reference_size, window=CONFIG.window)
 
 

@@ -182,11 +182,27 @@ def test_concept_drift_raises_the_frozen_models_errors_at_drift_at():
     assert s.data.errors[at - 600:at].mean() < 0.2 < 0.3 < s.data.errors[at:].mean()
 
 
+def test_regression_drift_raises_the_frozen_models_residuals_at_drift_at():
+    change = next(c for c in concept.REGRESSION_CHANGES if "gra" in c.name)
+    s = concept.regression(change, seed=3, horizon=600)
+    at, size = s.drift_at, np.abs(s.data.residuals)
+    assert len(s.data) == at + 600 and s.target == "residuals" and s.data.regression
+    assert size[at:].mean() > 1.3 * size[at - 600:at].mean()
+    offset = next(c for c in concept.REGRESSION_CHANGES if "+2" in c.name)
+    s = concept.regression(offset, seed=3, horizon=600)
+    r = s.data.residuals  # the label moves up by 2, so the residual moves down by 2
+    assert r[s.drift_at:].mean() - r[:s.drift_at].mean() == pytest.approx(-2.0, abs=0.4)
+
+
 def test_stationary_streams_have_every_block_and_the_error_rate_asked_for():
-    data = streams.stationary(seed=9, n=20_000, error_rate=0.2)
-    assert all(data.has(k) for k in ("numeric", "categorical", "prediction", "errors"))
+    data = streams.stationary(seed=9, n=20_000, error_rate=0.2, residuals="laplace")
+    assert all(data.has(k) for k in streams.BLOCKS)
     assert data.numeric.shape == (20_000, len(streams.NUMERIC_NAMES))
     assert data.errors.mean() == pytest.approx(0.2, abs=0.02)
+    assert np.abs(data.residuals).mean() == pytest.approx(1.0, abs=0.05)  # Laplace(1): E|r| = 1
+    model, regressor = (streams.stationary_view(data, v) for v in streams.MODEL_VIEWS)
+    assert not model.regression and model.prediction.dtype == object
+    assert regressor.regression and regressor.prediction.dtype == np.float64 and not regressor.has("errors")
 
 
 def test_seeds_give_the_same_streams():
@@ -201,11 +217,15 @@ def test_seeds_give_the_same_streams():
 
 def test_suite_is_the_monitors_and_counts_every_member():
     data = streams.stationary(seed=1, n=600, error_rate=0.2)
-    runner = contenders.by_name()[contenders.SUITE].build(data, "model", 0)
-    assert runner.suite.false_alarm_rate == suite.BUDGET
-    assert runner.suite.categorical == [*streams.CATEGORICAL_NAMES, suite.PREDICTION]
+    classifier = contenders.by_name()[contenders.SUITE].build(streams.stationary_view(data, "model"), "model", 0)
+    assert classifier.suite.false_alarm_rate == suite.BUDGET
+    assert classifier.suite.categorical == [*streams.CATEGORICAL_NAMES, suite.PREDICTION]
     assert math.isclose(sum(suite.shares().values()), 1.0)
-    assert runner.feed(data.rows(0, 600)) == [] and set(runner.hits) == set(suite.shares())
+    assert classifier.feed(data.rows(0, 600)) == [] and set(classifier.hits) == set(suite.shares())
+    regressor = contenders.by_name()[contenders.SUITE].build(streams.stationary_view(data, "regressor"),
+                                                             "regressor", 0)
+    assert regressor.suite.numeric == [*streams.NUMERIC_NAMES, suite.PREDICTION]
+    assert regressor.suite.categorical == [*streams.CATEGORICAL_NAMES]
 
 
 def test_a_drift_stream_stops_at_the_first_detection_after_the_drift():
