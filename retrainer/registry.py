@@ -41,7 +41,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -111,6 +111,10 @@ class Registry:
         self._engine = _engine(url)
         try:
             migrate.upgrade(self._engine)
+        except OperationalError as exc:
+            self._engine.dispose()
+            why = (str(exc.orig).strip() or type(exc.orig).__name__).splitlines()[0]
+            raise RegistryError(f"cannot open the registry at {self._safe_url()}: {why}") from exc
         except BaseException:
             self._engine.dispose()
             raise
@@ -395,5 +399,8 @@ class Registry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
     def __repr__(self) -> str:
-        return f"Registry({make_url(self.url).render_as_string(hide_password=True)!r})"
+        return f"Registry({self._safe_url()!r})"

@@ -197,8 +197,11 @@ class RetrainWorker:
         self._consumer.subscribe([self.topics.retrain_requests])
         # Well past the longest a live worker spends between writing an artifact and registering it.
         grace_s = max(3600.0, 2 * (self.settings.train_timeout_s or 3600.0))
-        for path in sweep_orphan_artifacts(self.registry, self.store, grace_s):
-            log.warning("removed artifact %s: no version points to it", path)
+        try:
+            for path in sweep_orphan_artifacts(self.registry, self.store, grace_s):
+                log.warning("removed artifact %s: no version points to it", path)
+        except Exception:  # housekeeping only: a database that is down now is retried per request
+            log.warning("could not sweep orphan artifacts", exc_info=True)
         backoff = _BACKOFF_S[0]
         failed: dict[tuple[TopicPartition, int], int] = {}  # attempts of the request at hand
         while not self._stop.is_set():

@@ -111,6 +111,17 @@ def test_models_register_show_and_history(tmp_path):
     assert kinds == ["version", "version", "run"]
 
 
+def test_models_without_a_database_is_one_line(tmp_path):
+    env = {**os.environ, "DRIFTLINE_HOME": str(tmp_path),
+           "DRIFTLINE_REGISTRY_URL": "postgresql+psycopg://ops:secret@127.0.0.1:1/registry"}
+    done = _models(env, "list")
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith("driftline models: error: cannot open the registry at "
+                           "postgresql+psycopg://ops:***@127.0.0.1:1/registry: ")
+    assert "secret" not in done.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["register", "m", "--trainer", "nowhere:fit"],
      "argument --trainer: trainer 'nowhere:fit': cannot import 'nowhere': No module named 'nowhere'"),
