@@ -13,6 +13,7 @@ from driftline.detectors._stats import chi2_isf, chi2_sf
 from driftline.detectors.base import Detection, ReferenceWindowTest
 from driftline.detectors.calibration import at_ties, fit_log_prefactor, resample_ranks, tie_signature
 from driftline.detectors.psi import bin_counts, psi, psi_edges, psi_resampled
+from driftline.detectors.window_counts import at_edges, count, distinct_values, ks_distance
 
 STATISTICS = ("ks", "psi")
 RESAMPLES = 1000  # per tie pattern, when a reference is set
@@ -170,12 +171,19 @@ class NumericDrift(ReferenceWindowTest):
         self._warm_fill = 0
         self._ref = np.empty((d, 0))  # per feature sorted, NaN last
         self._ref_n = np.zeros(d, dtype=np.int64)
-        self._win = np.full((self.window, d), np.nan)
+        # Distinct reference values (padded with inf), how many reference values
+        # are at or below each, and the window's counts against them (window_counts).
+        self._distinct = np.full((d, 1), np.inf)
+        self._n_distinct = np.zeros(d, dtype=np.int64)
+        self._cum_ref = np.zeros((d, 1), dtype=np.int64)
+        self._below = np.zeros((d, 3), dtype=np.int64)
+        self._at_or_below = np.zeros((d, 3), dtype=np.int64)
+        self._win = np.full((self.window, d), np.nan)  # the window's rows, for messages
         self._fill = 0
         self._edges = np.full((d, self.bins - 1), np.inf)  # PSI bin edges, inf past a feature's own
+        self._edge_cells = np.zeros((d, self.bins - 1), dtype=np.int64)  # their distinct-value indices
         self._n_bins = np.ones(d, dtype=np.int64)
         self._ref_bins = np.zeros((d, self.bins), dtype=np.int64)
-        self._win_bins = np.zeros((d, self.bins), dtype=np.int64)  # counted as rows arrive
         # Thresholds in normalised units, per statistic, level (alpha, alpha / 100) and feature.
         self._thresholds = np.zeros((len(self.statistics), 2, d))
         self._calibration: dict | None = None
@@ -229,23 +237,30 @@ class NumericDrift(ReferenceWindowTest):
             calibration = self._calibrate(values, ties, expected)
         else:
             calibration = self._check_calibration(calibration, ties, expected)
+        width = max(1, max(len(np.unique(v)) for v in values))
+        distinct, cum_ref = distinct_values(values, width)
+        n_distinct = np.count_nonzero(np.isfinite(distinct), axis=1)
         edges = np.full((len(self.features), self.bins - 1), np.inf)
+        edge_cells = np.repeat(n_distinct[:, None], self.bins - 1, axis=1)
         for j, v in enumerate(values):
             e = psi_edges(v, self.bins)
             edges[j, :len(e)] = e
+            edge_cells[j, :len(e)] = np.searchsorted(distinct[j, :n_distinct[j]], e)
         self._calibration = calibration
         self._thresholds = np.array([[calibration[s]["threshold"], calibration[s]["critical"]]
                                      for s in self.statistics], dtype=np.float64)
         self._ref = ref
         self._ref_n = ref_n
-        self._edges = edges
+        self._distinct, self._n_distinct, self._cum_ref = distinct, n_distinct, cum_ref
+        self._below = np.zeros((len(self.features), width + 2), dtype=np.int64)
+        self._at_or_below = np.zeros_like(self._below)
+        self._edges, self._edge_cells = edges, edge_cells
         self._n_bins = 1 + np.count_nonzero(np.isfinite(edges), axis=1)
         self._ref_bins = bin_counts(X, edges, self.bins)
         self._ready = True
         self._warm = np.full((0, len(self.features)), np.nan)
         self._warm_fill = 0
         self._fill = 0
-        self._win_bins[:] = 0
 
     # ------------------------------------------------------------ calibration
 
@@ -337,32 +352,36 @@ class NumericDrift(ReferenceWindowTest):
             i = take
             if self._warm_fill == self.reference_size:
                 self._set_reference(self._warm)
-        counting = "psi" in self.statistics
         while i < n:
             take = min(self.window - self._fill, n - i)
-            self._win[self._fill:self._fill + take] = X[i:i + take]
-            if counting:
-                self._win_bins += bin_counts(X[i:i + take], self._edges, self.bins)
+            rows = X[i:i + take]
+            self._win[self._fill:self._fill + take] = rows
+            below, at_or_below = count(rows, self._distinct, self._n_distinct)
+            self._below += below
+            self._at_or_below += at_or_below
             self._fill += take
             i += take
             if self._fill == self.window:
                 self._test(batch_index=i - 1)
                 self._fill = 0
-                self._win_bins[:] = 0
+                self._below[:] = 0
+                self._at_or_below[:] = 0
         self._n_seen += n
 
     def _test(self, batch_index: int) -> None:
-        stat, w1, m = ks_statistics(self._ref, self._ref_n, self._win)
         n = self._ref_n
+        m = self._below[:, :-1].sum(axis=1)
+        win_bins = at_edges(self._below, self._edge_cells)
         tested = (n > 0) & (m > 0)
         scale = n * m / np.maximum(n + m, 1)
         values, crit = {}, {}
         for s, (level, level_hi) in zip(self.statistics, self._thresholds):
             if s == "ks":
                 root = np.sqrt(np.maximum(scale, 1e-300))
-                values[s], crit[s] = stat, (level / root, level_hi / root)
+                values[s] = ks_distance(self._cum_ref, n, self._below, self._at_or_below)
+                crit[s] = (level / root, level_hi / root)
             else:
-                values[s] = psi(self._ref_bins, self._win_bins, self._n_bins)
+                values[s] = psi(self._ref_bins, win_bins, self._n_bins)
                 crit[s] = (level / np.maximum(scale, 1e-300), level_hi / np.maximum(scale, 1e-300))
         for j in np.flatnonzero(tested):
             feature = self.features[j]
@@ -377,18 +396,20 @@ class NumericDrift(ReferenceWindowTest):
                     kind=self.kind, detector=s, feature=feature, value=float(value),
                     threshold=float(threshold), batch_index=batch_index,
                     severity="critical" if value > high else "warning",
-                    message=self._message(s, j, value, threshold, int(m[j]), w1[j]),
+                    message=self._message(s, j, value, threshold, win_bins[j]),
                 ))
 
-    def _message(self, s: str, j: int, value: float, threshold: float, m: int, w1: float) -> str:
-        feature, n = self.features[j], int(self._ref_n[j])
+    def _message(self, s: str, j: int, value: float, threshold: float, win_bins: np.ndarray) -> str:
+        feature, n, m = self.features[j], int(self._ref_n[j]), int(win_bins.sum())
         counts = f"{m} recent values vs {n} reference values"
         if s == "ks":
+            # Only for the message, so only for the few features that moved.
+            w1 = ks_statistics(self._ref[j:j + 1], self._ref_n[j:j + 1], self._win[:, j:j + 1])[1][0]
             return (f"{feature}: KS statistic {value:.3f} > {threshold:.3f} "
                     f"({counts}; Wasserstein-1 distance {w1:.4g})")
         k = int(self._n_bins[j])
         ref = self._ref_bins[j, :k] / max(n, 1)
-        win = self._win_bins[j, :k] / max(m, 1)
+        win = win_bins[:k] / max(m, 1)
         b = int(np.argmax(np.abs(win - ref)))
         return (f"{feature}: PSI {value:.3f} > {threshold:.3f} ({k} bins; most changed: "
                 f"{_bin_label(self._edges[j, :k - 1], b)} {ref[b]:.1%} -> {win[b]:.1%}; {counts})")

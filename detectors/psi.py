@@ -59,7 +59,9 @@ def bin_counts(X: np.ndarray, edges: np.ndarray, bins: int) -> np.ndarray:
     NaN is left out. The result is ``(d, bins)``.
     """
     k, d = X.shape
-    idx = np.count_nonzero(X[:, :, None] > edges[None, :, :], axis=2)
+    idx = np.empty((k, d), dtype=np.int64)
+    for j in range(d):
+        idx[:, j] = np.searchsorted(edges[j], X[:, j], side="left")  # x <= edge: the lower bin
     idx[np.isnan(X)] = bins  # a bin past the last, dropped below
     idx += np.arange(d) * (bins + 1)
     return np.bincount(idx.ravel(), minlength=d * (bins + 1)).reshape(d, bins + 1)[:, :bins]

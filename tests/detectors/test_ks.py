@@ -11,6 +11,8 @@ import pytest
 from driftline.detectors import NumericDrift
 from driftline.detectors._stats import ks_c
 from driftline.detectors.ks import ks_statistics
+from driftline.detectors.psi import bin_counts, psi_edges
+from driftline.detectors.window_counts import at_edges, count, distinct_values, ks_distance
 from tests.detectors.cases import feed
 
 FEATURES = [f"x{j}" for j in range(10)]
@@ -42,6 +44,34 @@ def test_statistics_match_a_direct_computation_with_ties_and_missing_values():
         assert stat[j] == pytest.approx(d, abs=1e-12)
         assert w1[j] == pytest.approx(w, rel=1e-9)
         assert m[j] == np.count_nonzero(~np.isnan(win[:, j]))
+
+
+def test_counts_against_the_reference_give_the_same_statistic_and_bins():
+    rng = np.random.default_rng(2)
+    ref = np.c_[rng.poisson(3, size=300), rng.normal(size=300), np.round(rng.normal(size=300), 1)]
+    ref[rng.random(ref.shape) < 0.2] = np.nan
+    ref_sorted = np.sort(ref.T, axis=1)
+    ref_n = np.count_nonzero(~np.isnan(ref), axis=0)
+    values = [ref_sorted[j, :ref_n[j]] for j in range(3)]
+    distinct, cum_ref = distinct_values(values, 300)
+    n_distinct = np.count_nonzero(np.isfinite(distinct), axis=1)
+    edges = np.full((3, 9), np.inf)
+    cells = np.repeat(n_distinct[:, None], 9, axis=1)
+    for j, v in enumerate(values):
+        e = psi_edges(v, 10)
+        edges[j, :len(e)], cells[j, :len(e)] = e, np.searchsorted(distinct[j], e)
+    for _ in range(20):
+        win = np.c_[rng.poisson(3.3, size=120), rng.normal(0.2, size=120),
+                    np.round(rng.normal(size=120), 1) * 1.2]
+        win[rng.random(win.shape) < 0.2] = np.nan
+        below, at_or_below = 0, 0
+        for a in range(0, 120, 50):  # counted in pieces, as rows arrive
+            b, ab = count(win[a:a + 50], distinct, n_distinct)
+            below, at_or_below = below + b, at_or_below + ab
+        stat, _, m = ks_statistics(ref_sorted, ref_n, win)
+        assert np.allclose(ks_distance(cum_ref, ref_n, below, at_or_below), stat, rtol=0, atol=1e-12)
+        assert np.array_equal(at_edges(below, cells), bin_counts(win, edges, 10))
+        assert np.array_equal(below[:, :-1].sum(axis=1), m)
 
 
 def test_threshold_follows_the_false_alarm_budget():
