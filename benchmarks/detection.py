@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.rows(results)
     verdicts = report.verdict(rows)
     names = list(dict.fromkeys(r["contender"] for r in rows if r["kind"] == "result"))
-    run = report._row("run", seed=args.seed, quick=args.quick, families=families, contenders=names,
+    run = report.row("run", seed=args.seed, quick=args.quick, families=families, contenders=names,
                       not_yet_in_driftline=contenders.missing_driftline(),
                       wall_s=round(time.perf_counter() - start, 1))
     if args.json:

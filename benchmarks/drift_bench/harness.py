@@ -125,7 +125,6 @@ def run_stationary_stream(runner, data: Blocks, tally: Tally, chunk: int, cap: i
             tally.capped = True
             break
     tally.streams += 1
-    tally.pre_events = tally.events
     if isinstance(runner, SuiteRunner):
         for name, k in runner.hits.items():
             tally.member_hits[name] = tally.member_hits.get(name, 0) + k

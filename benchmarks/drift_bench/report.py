@@ -63,7 +63,8 @@ def poisson_interval(k: int, events: int, level: float = 0.95) -> tuple[float, f
     return round(lo / events * PER, 3), round(hi / events * PER, 3)
 
 
-def _row(kind: str, **values) -> dict:
+def row(kind: str, **values) -> dict:
+    """A row of ``kind`` with every key of :data:`KEYS`, None where not given."""
     row = dict.fromkeys(KEYS[kind])
     row["kind"] = kind
     unknown = set(values) - set(row)
@@ -94,24 +95,24 @@ def rows(results: Results) -> list[dict]:
         base = dict(contender=c.name, source=c.source, family=t.family, scenario=t.scenario, target=t.target,
                     effect=t.effect, shape=t.shape, applies=t.applies)
         if not t.applies:
-            out.append(_row("result", **base, note="n/a"))
+            out.append(row("result", **base, note="n/a"))
             continue
         speed = round(t.events / t.seconds) if t.seconds > 0 else None
         common = dict(streams=t.streams, false_alarms=t.false_alarms, events=t.events, events_per_s=speed)
         if t.family == "tcpd":
-            out.append(_row("result", **base, **common, f1=round(t.f1, 4)))
+            out.append(row("result", **base, **common, f1=round(t.f1, 4)))
         elif t.family == "stationary":
             note = ", ".join(f"{k} {v}" for k, v in t.member_hits.items()) if c.name == SUITE else ""
             if t.capped:
                 note = (note + "; " if note else "") + "stopped at the false-alarm cap"
             per = round(t.false_alarms / t.events * PER, 3) if t.events else None
-            out.append(_row("result", **base, **common, drifts_present=0, drifts_detected=0,
+            out.append(row("result", **base, **common, drifts_present=0, drifts_detected=0,
                             pre_drift_events=t.events, false_alarms_per_1e6=per,
                             stationary_false_alarms_per_1e6=per, stationary_events=t.events, note=note))
         else:
             found = sum(1 for d in t.delays if math.isfinite(d))
             st_rate, st_events = rate(t)
-            out.append(_row(
+            out.append(row(
                 "result", **base, **common, horizon=t.horizon, drifts_present=len(t.delays),
                 drifts_detected=found, pre_drift_events=t.pre_events,
                 false_alarms_per_1e6=round(t.false_alarms / t.pre_events * PER, 3) if t.pre_events else None,
@@ -122,7 +123,7 @@ def rows(results: Results) -> list[dict]:
     out += _tcpd_summary(results, out)
     for th in results.throughput:
         speed, steady = th.values_per_s, th.steady_values_per_s
-        out.append(_row("throughput", contender=th.contender, source=th.source, values=th.values,
+        out.append(row("throughput", contender=th.contender, source=th.source, values=th.values,
                         seconds=round(th.seconds, 4), values_per_s=None if speed is None else round(speed),
                         setup_s=None if th.setup_s is None else round(th.setup_s, 4),
                         steady_values_per_s=None if steady is None else round(steady), note=th.note))
@@ -134,7 +135,7 @@ def _tcpd_summary(results: Results, rows_so_far: list[dict]) -> list[dict]:
         return []
     out = []
     for s in results.tcpd_series:
-        out.append(_row("result", contender=NO_CHANGE, source="baseline", family="tcpd", scenario=s.name,
+        out.append(row("result", contender=NO_CHANGE, source="baseline", family="tcpd", scenario=s.name,
                         target="numeric", applies=True, streams=1, false_alarms=0, events=len(s.values),
                         f1=round(tcpd.f1(s.annotations, []), 4)))
     by = defaultdict(list)
@@ -144,7 +145,7 @@ def _tcpd_summary(results: Results, rows_so_far: list[dict]) -> list[dict]:
     for (name, source), rs in by.items():
         events, secs = sum(r["events"] for r in rs), [r["events"] / r["events_per_s"] for r in rs
                                                        if r["events_per_s"]]
-        out.append(_row("result", contender=name, source=source, family="tcpd", scenario="mean",
+        out.append(row("result", contender=name, source=source, family="tcpd", scenario="mean",
                         target="numeric", applies=True, streams=len(rs),
                         false_alarms=sum(r["false_alarms"] for r in rs), events=events,
                         events_per_s=round(events / sum(secs)) if secs else None,
@@ -176,7 +177,7 @@ def verdict(rows_: list[dict], budget: float = suite.BUDGET) -> list[dict]:
         if r["family"] == "stationary" and r["contender"] == SUITE:
             lo, hi = poisson_interval(r["false_alarms"], r["events"])
             what = "a regressor" if r["scenario"] == "regressor" else "a classifier"
-            out.append(_row("verdict", check="a", ok=r["false_alarms_per_1e6"] <= limit, text=(
+            out.append(row("verdict", check="a", ok=r["false_alarms_per_1e6"] <= limit, text=(
                 f"suite on {what}'s stationary stream: {r['false_alarms']} false alarms in {r['events']:,} "
                 f"events = {r['false_alarms_per_1e6']:.3g} per 10^6 (95% interval {lo:g}-{hi:g}); "
                 f"target <= {limit:g} [by member: {r['note']}]")))
@@ -189,7 +190,7 @@ def verdict(rows_: list[dict], budget: float = suite.BUDGET) -> list[dict]:
                   for r in big if r["drifts_detected"] < r["drifts_present"]]
         total = sum(r["drifts_present"] for r in big)
         found = sum(r["drifts_detected"] for r in big)
-        out.append(_row("verdict", check="b", ok=not misses, text=(
+        out.append(row("verdict", check="b", ok=not misses, text=(
             f"suite found {found}/{total} abrupt drifts of medium or large effect"
             + (f"; missed in: {', '.join(misses)}" if misses else ""))))
 
@@ -242,7 +243,7 @@ def verdict(rows_: list[dict], budget: float = suite.BUDGET) -> list[dict]:
             fa = rates[fastest][0]
             parts.append(f"fastest river at any false-alarm rate {say(fastest)}"
                          + (f" at {fa:g} false alarms per 10^6" if fa is not None else ""))
-        out.append(_row("verdict", check="c", ok=ok, text=(
+        out.append(row("verdict", check="c", ok=ok, text=(
             f"{family}, abrupt medium/large, median delay in rows: " + "; ".join(parts))))
 
     # (d) TCPD mean F1 against the no-change floor
@@ -253,7 +254,7 @@ def verdict(rows_: list[dict], budget: float = suite.BUDGET) -> list[dict]:
             if r["source"] == "driftline":
                 best_river = max((m for m in means.values() if m["source"] == "river"), key=lambda m: m["f1"],
                                  default=None)
-                out.append(_row("verdict", check="d", ok=r["f1"] > floor, text=(
+                out.append(row("verdict", check="d", ok=r["f1"] > floor, text=(
                     f"TCPD mean F1 of {name}: {r['f1']:.3f} vs no-change floor {floor:.3f}"
                     + (f" (best river: {best_river['contender']} {best_river['f1']:.3f})" if best_river else ""))))
 
@@ -262,7 +263,7 @@ def verdict(rows_: list[dict], budget: float = suite.BUDGET) -> list[dict]:
     if "NumericDrift" in th:
         base = "; ".join(f"{n} {_num(r['values_per_s'])}" for n, r in th.items() if r["source"] != "driftline")
         r = th["NumericDrift"]
-        out.append(_row("verdict", check="e", ok=None if r["values_per_s"] is None else r["values_per_s"] >= 1e6, text=(
+        out.append(row("verdict", check="e", ok=None if r["values_per_s"] is None else r["values_per_s"] >= 1e6, text=(
             f"NumericDrift: {_num(r['values_per_s'])} feature values/s over {r['values']:,} values, warm-up "
             f"and calibration included ({_num(r['steady_values_per_s'])}/s after its slowest update, "
             f"{r['setup_s']:.2f}s); target >= 1,000,000; baselines: {base}")))
