@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 from collections.abc import Sequence
 
 from driftline import __version__
 from driftline.exceptions import DriftlineError, SettingsError
-from driftline.settings import Settings
+from driftline.settings import GATE_METRICS, Settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,10 +83,12 @@ def _param(text: str) -> tuple[str, object]:
     return key.strip(), value
 
 
-def _metric_name(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
-        raise argparse.ArgumentTypeError(f"expected a metric name such as accuracy, got {text!r}")
-    return text
+def _gate_metric(text: str) -> str:
+    if text == "default":
+        return ""
+    if text.lower() not in GATE_METRICS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(GATE_METRICS)}, got {text!r}")
+    return text.lower()
 
 
 def _drifts(text: str):
@@ -181,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     mr = ms.add_parser("register", help="create or update a model's registration",
                        description="Create or update how a model is retrained. Options left out "
                                    "keep their current value (new models: classification, the "
-                                   "worker's default trainer, accuracy, $DRIFTLINE_GATE_MARGIN).")
+                                   "worker's default trainer, $DRIFTLINE_GATE_METRIC and "
+                                   "$DRIFTLINE_GATE_MARGIN).")
     mr.add_argument("model_id", metavar="MODEL")
     mr.add_argument("--task", choices=["classification", "regression"])
     mr.add_argument("--trainer", type=_trainer_spec, metavar="PACKAGE.MODULE:FUNCTION",
@@ -190,8 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a trainer parameter (VALUE read as JSON if it is, else as text); "
                          "repeat for more; replaces all parameters")
     mr.add_argument("--clear-params", action="store_true", help="remove all trainer parameters")
-    mr.add_argument("--gate-metric", type=_metric_name, metavar="NAME",
-                    help="the metric the gate compares (default: accuracy)")
+    mr.add_argument("--gate-metric", type=_gate_metric, metavar="NAME",
+                    help=f"the metric the gate compares: {', '.join(GATE_METRICS)}; 'default' for "
+                         f"the worker's $DRIFTLINE_GATE_METRIC")
     mr.add_argument("--gate-margin", type=_non_negative, metavar="X",
                     help="what a challenger must gain over the champion")
     mr.add_argument("--json", **as_json)

@@ -211,7 +211,7 @@ def _describe_registration(model) -> str:
     margin = "DRIFTLINE_GATE_MARGIN" if model.gate_margin is None else f"{model.gate_margin:g}"
     return (f"  task:     {model.task}\n"
             f"  trainer:  {model.trainer or 'the worker default'}  params: {params}\n"
-            f"  gate:     {model.gate_metric}, margin {margin}")
+            f"  gate:     {model.gate_metric or 'DRIFTLINE_GATE_METRIC'}, margin {margin}")
 
 
 def _list(args: argparse.Namespace, registry, settings: Settings) -> int:

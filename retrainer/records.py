@@ -59,7 +59,7 @@ class ModelRecord:
     task: str
     trainer: str | None  # None: the worker's default trainer
     trainer_params: dict
-    gate_metric: str
+    gate_metric: str | None  # None: the worker's DRIFTLINE_GATE_METRIC
     gate_margin: float | None  # None: the worker's DRIFTLINE_GATE_MARGIN
     created_at: int
     updated_at: int

@@ -15,8 +15,8 @@ registry migrates its database to the newest schema
 Examples
 --------
 >>> registry = Registry("sqlite://")
->>> registry.register_model("fraud", trainer_params={"passes": 3}).gate_metric
-'accuracy'
+>>> registry.register_model("fraud", trainer_params={"passes": 3}, gate_metric="f1").gate_metric
+'f1'
 >>> common = dict(parent_version=None, alert_ids=["a1"], window={}, metrics={},
 ...               artifact_uri=None, sha256=None, reason="r", trainer="t", features=["x"])
 >>> v1 = registry.register("fraud", status="champion", request_id="q1", **common)
@@ -47,9 +47,9 @@ from sqlalchemy.pool import StaticPool
 
 from driftline.retrainer import migrate
 from driftline.retrainer.exceptions import RegistryError
+from driftline.settings import GATE_METRICS
 from driftline.retrainer.records import ModelRecord, RunRecord, VersionRecord
 from driftline.retrainer.schema import (
-    DEFAULT_GATE_METRIC,
     DEFAULT_TASK,
     STATUSES,
     TASKS,
@@ -144,14 +144,17 @@ class Registry:
         """Create or update the registration of ``model_id``; ``None`` keeps the current value.
 
         New registrations default to a classification task, the worker's
-        default trainer (``trainer=""`` also goes back to it), no trainer
-        parameters, the accuracy metric and the worker's gate margin. The
+        default trainer, no trainer parameters, and the worker's gate metric
+        and margin (``DRIFTLINE_GATE_METRIC``, ``DRIFTLINE_GATE_MARGIN``);
+        ``trainer=""`` and ``gate_metric=""`` go back to the worker's. The
         trainer spec is stored as given: the CLI checks that it imports.
         """
         if not model_id:
             raise RegistryError("a model needs a non-empty model_id")
         if task is not None and task not in TASKS:
             raise RegistryError(f"task must be one of {TASKS}, got {task!r}")
+        if gate_metric and gate_metric not in GATE_METRICS:
+            raise RegistryError(f"gate metric must be one of {GATE_METRICS}, got {gate_metric!r}")
         if gate_margin is not None and not gate_margin >= 0:
             raise RegistryError(f"gate margin must be a number >= 0, got {gate_margin!r}")
         if trainer_params is not None and not isinstance(trainer_params, dict):
@@ -163,7 +166,7 @@ class Registry:
                     row = s.get(ModelRow, model_id)
                     if row is None:
                         row = ModelRow(model_id=model_id, task=DEFAULT_TASK, trainer=None,
-                                       trainer_params={}, gate_metric=DEFAULT_GATE_METRIC,
+                                       trainer_params={}, gate_metric=None,
                                        gate_margin=None, created_at=now, updated_at=now)
                         s.add(row)
                     if task is not None:
@@ -173,7 +176,7 @@ class Registry:
                     if trainer_params is not None:
                         row.trainer_params = dict(trainer_params)
                     if gate_metric is not None:
-                        row.gate_metric = gate_metric
+                        row.gate_metric = gate_metric or None
                     if gate_margin is not None:
                         row.gate_margin = float(gate_margin)
                     row.updated_at = now

@@ -32,7 +32,6 @@ TASKS = ("classification", "regression")
 STATUSES = ("champion", "rejected", "archived", "demoted")
 RUN_STATES = ("started", "finished", "failed")
 DEFAULT_TASK = "classification"
-DEFAULT_GATE_METRIC = "accuracy"
 
 
 class Base(DeclarativeBase):
@@ -47,7 +46,8 @@ class ModelRow(Base):
     # NULL: the worker's default trainer.
     trainer: Mapped[str | None] = mapped_column(String(255))
     trainer_params: Mapped[dict] = mapped_column(JSON)
-    gate_metric: Mapped[str] = mapped_column(String(64))
+    # NULL: the worker's DRIFTLINE_GATE_METRIC.
+    gate_metric: Mapped[str | None] = mapped_column(String(64))
     # NULL: the worker's DRIFTLINE_GATE_MARGIN.
     gate_margin: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[int] = mapped_column(BigInteger)

@@ -84,9 +84,10 @@ def test_models_register_show_and_history(tmp_path):
                    "--param", "kind=tree", "--gate-margin", "0.02")
     assert done.returncode == 0, done.stderr
     assert f"trainer:  {zoo}:nearest_mean  params: {{\"kind\": \"tree\", \"scale\": 2.5}}" in done.stdout
-    updated = json.loads(_models(env, "register", "fraud", "--task", "regression", "--json").stdout)
-    assert (updated["task"], updated["trainer_params"], updated["gate_margin"]) == (
-        "regression", {"scale": 2.5, "kind": "tree"}, 0.02)
+    updated = json.loads(_models(env, "register", "fraud", "--task", "regression", "--gate-metric",
+                                 "RMSE", "--json").stdout)
+    assert (updated["task"], updated["trainer_params"], updated["gate_margin"], updated["gate_metric"]) == (
+        "regression", {"scale": 2.5, "kind": "tree"}, 0.02, "rmse")
     with Registry(f"sqlite:///{tmp_path / 'registry.db'}") as registry:
         window = {"topic": "driftline.labeled", "offsets": {"0": {"start": 10, "end": 1210}},
                   "first_ts": 1732356000000, "until_ts": 1732359600000, "n_examples": 1200}
@@ -128,6 +129,8 @@ def test_models_without_a_database_is_one_line(tmp_path):
     (["register", "m", "--param", "depth"], "argument --param: expected KEY=VALUE, got 'depth'"),
     (["register", "m", "--gate-margin", "-1"], "argument --gate-margin: expected a number >= 0, got -1.0"),
     (["register", "m", "--task", "ranking"], "argument --task: invalid choice: 'ranking'"),
+    (["register", "m", "--gate-metric", "auc"],
+     "argument --gate-metric: expected one of accuracy, f1, log_loss, mae, rmse, got 'auc'"),
     (["promote", "m"], "the following arguments are required: VERSION"),
 ])
 def test_models_bad_arguments_are_one_line(tmp_path, args, message):

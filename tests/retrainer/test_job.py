@@ -73,7 +73,7 @@ def test_a_challenger_no_better_than_the_champion_is_rejected(registry: Registry
     # The same concept again: the champion is already perfect, no room for the margin.
     record = retrain(request("q2"), frame(seed=8), registry, store, SETTINGS)
     assert (record.version, record.status, record.parent_version) == ("2", "rejected", "1")
-    assert "not at least the champion's" in record.reason
+    assert "does not beat the champion's" in record.reason
     assert record.metrics["champion_holdout_accuracy"] >= record.metrics["holdout_accuracy"]
     assert record.artifact_uri is None and record.sha256 is None
     assert registry.champion("m") == champion
@@ -220,3 +220,22 @@ def test_the_reference_profile_is_stored_untouched(registry: Registry, store: Ar
     reference = {"features": {"age": {"quantiles": [20.0, 40.0, 60.0]}}, "n": 700}
     record = retrain(request("q1"), frame(), registry, store, SETTINGS, reference=reference)
     assert record.reference == reference and registry.champion("m").reference == reference
+
+
+def test_the_gate_is_given_the_registrations_metric_and_margin(
+        registry: Registry, store: ArtifactStore, monkeypatch) -> None:
+    import driftline.retrainer.job as job
+
+    given: list[Settings] = []
+    real = job._evaluate
+
+    def spy(examples, features, champion, store_, settings, *rest):
+        given.append(settings)
+        return real(examples, features, champion, store_, settings, *rest)
+
+    monkeypatch.setattr(job, "_evaluate", spy)
+    retrain(request("q1"), frame(), registry, store, SETTINGS)
+    registry.register_model("m", gate_metric="f1", gate_margin=0.05)
+    retrain(request("q2"), frame(), registry, store, SETTINGS)
+    assert [(s.gate_metric, s.gate_margin) for s in given] == [
+        (SETTINGS.gate_metric, SETTINGS.gate_margin), ("f1", 0.05)]

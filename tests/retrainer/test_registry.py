@@ -133,10 +133,11 @@ def test_a_registration_is_created_then_updated_field_by_field(registry: Registr
     assert registry.model("fraud") is None
     first = registry.register_model("fraud", trainer="pkg.mod:fit", trainer_params={"depth": 3})
     assert (first.task, first.trainer, first.trainer_params, first.gate_metric, first.gate_margin) == (
-        "classification", "pkg.mod:fit", {"depth": 3}, "accuracy", None)
-    updated = registry.register_model("fraud", gate_margin=0.02, task="regression")
-    assert (updated.trainer, updated.trainer_params, updated.gate_margin, updated.task) == (
-        "pkg.mod:fit", {"depth": 3}, 0.02, "regression")
+        "classification", "pkg.mod:fit", {"depth": 3}, None, None)  # None: the worker's settings
+    updated = registry.register_model("fraud", gate_margin=0.02, task="regression", gate_metric="rmse")
+    assert (updated.trainer, updated.trainer_params, updated.gate_margin, updated.task,
+            updated.gate_metric) == ("pkg.mod:fit", {"depth": 3}, 0.02, "regression", "rmse")
+    assert registry.register_model("fraud", gate_metric="").gate_metric is None
     assert updated.created_at == first.created_at and updated.updated_at >= first.updated_at
     assert registry.register_model("fraud", trainer="").trainer is None  # back to the worker's default
     assert registry.model("fraud").gate_margin == 0.02
@@ -146,6 +147,7 @@ def test_a_registration_is_created_then_updated_field_by_field(registry: Registr
 @pytest.mark.parametrize("kwargs, message", [
     ({"task": "ranking"}, "task must be one of"),
     ({"gate_margin": -0.1}, "gate margin must be a number >= 0"),
+    ({"gate_metric": "auc"}, "gate metric must be one of"),
     ({"trainer_params": ["a"]}, "trainer parameters must be a dict"),
 ])
 def test_a_bad_registration_is_refused(registry: Registry, kwargs: dict, message: str) -> None:

@@ -20,7 +20,7 @@ def upgrade() -> None:
         sa.Column("task", sa.String(32), nullable=False),
         sa.Column("trainer", sa.String(255), nullable=True),
         sa.Column("trainer_params", sa.JSON(), nullable=False),
-        sa.Column("gate_metric", sa.String(64), nullable=False),
+        sa.Column("gate_metric", sa.String(64), nullable=True),
         sa.Column("gate_margin", sa.Float(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
