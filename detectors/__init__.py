@@ -15,16 +15,22 @@ from driftline.detectors.ks import NumericDrift
 from driftline.detectors.mmd import MultivariateDrift
 from driftline.detectors.policy import AlertPolicy
 from driftline.detectors.quality import DataQuality
+from driftline.detectors.river_binary import DDMDrift, EDDMDrift, FHDDMDrift, HDDMADrift, HDDMWDrift
 
 __all__ = [
     "AccuracyDrop",
     "AlertPolicy",
     "CategoricalDrift",
+    "DDMDrift",
     "DataQuality",
     "Detection",
     "Detector",
+    "EDDMDrift",
     "ErrorIncrease",
     "ErrorRateDrift",
+    "FHDDMDrift",
+    "HDDMADrift",
+    "HDDMWDrift",
     "Key",
     "MeanShift",
     "MultivariateDrift",

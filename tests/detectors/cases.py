@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from driftline.detectors import (
-    AccuracyDrop, CategoricalDrift, DataQuality, Detector, ErrorIncrease, ErrorRateDrift,
-    MeanShift, MultivariateDrift, NumericDrift,
+    AccuracyDrop, CategoricalDrift, DataQuality, DDMDrift, Detector, EDDMDrift, ErrorIncrease,
+    ErrorRateDrift, FHDDMDrift, HDDMADrift, HDDMWDrift, MeanShift, MultivariateDrift, NumericDrift,
 )
 
 
@@ -117,6 +117,12 @@ CASES: dict[type, Case] = {
     ErrorRateDrift: Case(
         lambda: ErrorRateDrift(delta=0.002, min_samples=30),
         lambda seed: _binary(seed, 0.2, 0.6)),
+    # river's detectors with their calibrated defaults; EDDM only finds a large jump.
+    DDMDrift: Case(DDMDrift, lambda seed: _binary(seed, 0.2, 0.6)),
+    EDDMDrift: Case(EDDMDrift, lambda seed: _binary(seed, 0.1, 0.7)),
+    HDDMADrift: Case(HDDMADrift, lambda seed: _binary(seed, 0.2, 0.6)),
+    HDDMWDrift: Case(HDDMWDrift, lambda seed: _binary(seed, 0.2, 0.6)),
+    FHDDMDrift: Case(FHDDMDrift, lambda seed: _binary(seed, 0.2, 0.6)),
     ErrorIncrease: Case(
         lambda: ErrorIncrease(window=100, false_alarm_rate=1e-4),
         _residuals),
