@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import numbers
 
@@ -208,7 +207,7 @@ class MultivariateDrift(Detector):
         self._set_reference(X, calibration)
 
     def _set_reference(self, X: np.ndarray, calibration: dict | None = None) -> None:
-        digest = hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest()
+        digest = fingerprint(X)
         if calibration is None:
             calibration = self._calibrate(X, digest)
         else:
@@ -225,7 +224,7 @@ class MultivariateDrift(Detector):
         self._warm_fill = 0
         self._fill = 0
 
-    def _calibrate(self, X: np.ndarray, digest: str) -> dict:
+    def _calibrate(self, X: np.ndarray, digest: list) -> dict:
         center, scale = robust_location_scale(X)
         self._center, self._scale = center, scale
         Z = self._standardize(X)
@@ -241,7 +240,7 @@ class MultivariateDrift(Detector):
         inflation = max(1.0, resampled / model) if model > 0 else 1.0
         weights = weights * inflation
         return {
-            "method": "mmd-rff", "version": _CALIBRATION_VERSION, "reference_sha256": digest,
+            "method": "mmd-rff", "version": _CALIBRATION_VERSION, "reference_fingerprint": digest,
             "features": list(self.features), "reference_rows": int(n), "window": m,
             "n_components": self.n_components, "seed": self.seed,
             "false_alarm_rate": self.false_alarm_rate,
@@ -252,7 +251,7 @@ class MultivariateDrift(Detector):
             "critical_threshold": quadratic_form_isf(self.alpha / 100.0, weights),
         }
 
-    def _check_calibration(self, calibration: dict, digest: str) -> dict:
+    def _check_calibration(self, calibration: dict, digest: list) -> dict:
         if not isinstance(calibration, dict) or calibration.get("method") != "mmd-rff":
             raise ValueError("calibration must be the dict of a MultivariateDrift's .calibration")
         if calibration.get("version") != _CALIBRATION_VERSION:
@@ -263,7 +262,7 @@ class MultivariateDrift(Detector):
         wrong = sorted(k for k, v in expected.items() if calibration.get(k) != v)
         if wrong:
             raise ValueError(f"calibration was made with other parameters ({', '.join(wrong)})")
-        if calibration.get("reference_sha256") != digest:
+        if calibration.get("reference_fingerprint") != digest:
             raise ValueError("calibration was made for another reference than these rows")
         return {k: list(v) if isinstance(v, list) else v for k, v in calibration.items()}
 
@@ -342,6 +341,17 @@ class MultivariateDrift(Detector):
                              f"{self.features}, got shape {X.shape}")
         X[~np.isfinite(X)] = np.nan
         return X
+
+
+def fingerprint(X: np.ndarray) -> list:
+    """A few numbers that tell one reference from another (not a cryptographic hash).
+
+    Row and missing counts, and sums of the values, their squares and the
+    values weighted by their position, which a reordering changes.
+    """
+    Z = np.nan_to_num(X)
+    w = np.arange(1, Z.size + 1, dtype=np.float64).reshape(Z.shape) / Z.size
+    return [int(X.shape[0]), int(np.isnan(X).sum()), float(Z.sum()), float((Z * Z).sum()), float((Z * w).sum())]
 
 
 def robust_location_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
