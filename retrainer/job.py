@@ -46,7 +46,9 @@ from driftline.contract import RetrainRequest
 from driftline.retrainer.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import TrainingFailed, TrainingInterrupted
 from driftline.retrainer.frame import feature_columns, labeled_frame
-from driftline.retrainer.gate import accuracy, baseline_accuracy, decide, time_ordered_split
+from driftline.retrainer.gate import (
+    CLASSIFICATION_METRICS, METRICS, answers, baseline_accuracy, decide, score, time_ordered_split,
+)
 from driftline.retrainer.reference import build_profile
 from driftline.retrainer.registry import Registry, VersionRecord
 from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
@@ -88,7 +90,12 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
     metrics: dict[str, Any] = {
         "holdout_accuracy": None, "champion_holdout_accuracy": None, "baseline_accuracy": None,
         "n_examples": n, "n_train": 0, "n_holdout": 0, "margin": settings.gate_margin,
+        "gate": None,
     }
+    metric = settings.gate_metric
+    if metric not in METRICS:  # a registration may name any metric
+        return _Outcome("rejected", f"rejected: the gate metric {metric!r} is not one of "
+                                    f"{', '.join(METRICS)}", metrics)
     if n < settings.min_train_examples:
         return _Outcome("rejected", f"rejected: the window holds {n} labeled examples, "
                                     f"at least {settings.min_train_examples} are needed", metrics)
@@ -112,27 +119,37 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
         log.warning("trainer %s failed", trainer_spec, exc_info=True)
         return _Outcome("rejected", f"rejected: the trainer {trainer_spec} raised {_describe(exc)}", metrics)
     metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+    y = holdout["label"].tolist()
     try:
-        challenger = accuracy(model, holdout, features)
+        challenger = answers(model, holdout, features, metric)
     except Exception as exc:
         return _Outcome("rejected", f"rejected: the challenger failed to predict the holdout: "
                                     f"{_describe(exc)}", metrics)
-    baseline = baseline_accuracy(holdout)
-    metrics.update(holdout_accuracy=challenger, baseline_accuracy=baseline)
+    classification = metric in CLASSIFICATION_METRICS
+    if classification:  # accuracy is reported whatever the gate metric, as services read it
+        metrics.update(holdout_accuracy=score("accuracy", y, challenger),
+                       baseline_accuracy=baseline_accuracy(holdout))
 
-    champion_score, note = None, ""
+    champion_answers, note = None, ""
     if champion is not None:
         try:
             if not champion.artifact_uri or not champion.sha256:
                 raise ValueError("it has no artifact")
             champion_model = store.load(champion.artifact_uri, champion.sha256)
-            champion_score = accuracy(champion_model, holdout, champion.features)
+            champion_answers = answers(champion_model, holdout, champion.features, metric)
         except Exception as exc:
             # A champion that cannot be loaded cannot be served either, so it
             # is no reason to keep a challenger out; the baseline still counts.
             note = f"the champion v{champion.version} could not be scored ({_describe(exc)}); "
-    metrics["champion_holdout_accuracy"] = champion_score
-    decision = decide(challenger, champion_score, baseline, settings.gate_margin)
+    if champion_answers is not None and classification:
+        metrics["champion_holdout_accuracy"] = score("accuracy", y, champion_answers)
+    try:
+        decision = decide(metric, y, challenger, champion_answers, settings.gate_margin,
+                          settings.gate_confidence)
+    except (ValueError, TypeError) as exc:  # e.g. an RMSE of string labels
+        return _Outcome("rejected", f"rejected: the gate cannot score {metric} here: "
+                                    f"{_describe(exc)}", metrics)
+    metrics["gate"] = decision.figures()
     status = "champion" if decision.promote else "rejected"
     return _Outcome(status, note + decision.reason, metrics, model if decision.promote else None)
 

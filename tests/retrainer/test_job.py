@@ -73,7 +73,7 @@ def test_a_challenger_no_better_than_the_champion_is_rejected(registry: Registry
     # The same concept again: the champion is already perfect, no room for the margin.
     record = retrain(request("q2"), frame(seed=8), registry, store, SETTINGS)
     assert (record.version, record.status, record.parent_version) == ("2", "rejected", "1")
-    assert "does not beat the champion's" in record.reason
+    assert "is not above the champion's" in record.reason
     assert record.metrics["champion_holdout_accuracy"] >= record.metrics["holdout_accuracy"]
     assert record.artifact_uri is None and record.sha256 is None
     assert registry.champion("m") == champion
