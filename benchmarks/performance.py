@@ -147,8 +147,8 @@ def main() -> None:
 
     print("delays, baseline from a 300-row holdout:", flush=True)
     for after in (0.8, 0.85):
-        print(f"    AccuracyDrop 0.9 -> {after}: {delays(accuracy_stream(after), gated_accuracy, args.seeds)}",
-              flush=True)
+        figure = delays(accuracy_stream(after), gated_accuracy, args.seeds)
+        print(f"    AccuracyDrop 0.9 -> {after}: {figure}", flush=True)
     for scale in (1.5, 1.2):
         print(f"    ErrorIncrease, residual sd x{scale}: "
               f"{delays(error_stream(scale), gated_error, args.seeds)}", flush=True)

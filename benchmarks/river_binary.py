@@ -89,7 +89,8 @@ def delays(make, after, seeds):
     found = d[np.isfinite(d)]
     text = (f"median {np.median(found):.0f}, 90th percentile {np.percentile(found, 90):.0f}"
             if len(found) else "none found")
-    return f"{text}, missed {len(d) - len(found)} of {len(d)}; {early / seeds:.2f} false alarms per 5000 events"
+    return (f"{text}, missed {len(d) - len(found)} of {len(d)}; "
+            f"{early / seeds:.2f} false alarms per 5000 events")
 
 
 def main() -> None:

@@ -351,7 +351,8 @@ def fingerprint(X: np.ndarray) -> list:
     """
     Z = np.nan_to_num(X)
     w = np.arange(1, Z.size + 1, dtype=np.float64).reshape(Z.shape) / Z.size
-    return [int(X.shape[0]), int(np.isnan(X).sum()), float(Z.sum()), float((Z * Z).sum()), float((Z * w).sum())]
+    return [int(X.shape[0]), int(np.isnan(X).sum()),
+            float(Z.sum()), float((Z * Z).sum()), float((Z * w).sum())]
 
 
 def robust_location_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -163,7 +163,8 @@ class DataQuality(Detector):
             _, kind, codes, count, need, _, limit = fired[0]
             rate = count / self.window
             what = "missing or of the wrong type" if kind == "invalid" else kind
-            parts = [f"{_CODE_NAMES[c]} {self._counts[c, j] / self.window:.1%}" for c in codes if len(codes) > 1]
+            parts = [f"{_CODE_NAMES[c]} {self._counts[c, j] / self.window:.1%}"
+                     for c in codes if len(codes) > 1]
             parts += [f"{f[1]} {f[3] / self.window:.1%}" for f in fired[1:]]
             self._detections.append(Detection(
                 kind=self.kind, detector=self.name, feature=name, value=rate,
@@ -255,7 +256,8 @@ def category_codes(C: np.ndarray, categories: list[list[str]], codes: np.ndarray
     C = np.asarray(C, dtype=object)
     codes = np.zeros(C.shape, dtype=np.int8) if codes is None else np.array(codes, dtype=np.int8)
     if C.ndim != 2 or C.shape[1] != len(categories) or codes.shape != C.shape:
-        raise ValueError(f"expected C and codes of shape (n, {len(categories)}), got {C.shape} and {codes.shape}")
+        raise ValueError(f"expected C and codes of shape (n, {len(categories)}), "
+                         f"got {C.shape} and {codes.shape}")
     for j, known in enumerate(categories):
         known = set(known)
         for i, v in enumerate(C[:, j]):
