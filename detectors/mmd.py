@@ -70,16 +70,21 @@ class MultivariateDrift(Detector):
     Missing values (NaN or any non-finite number) are replaced by the
     reference median of their feature, i.e. 0 after standardization, so
     that missingness alone does not look like drift: the share of missing
-    values is :class:`~driftline.detectors.DataQuality`'s job. A feature that
-    is missing more often in a window than in the reference pulls the window
-    towards its median, which is seen only when that is a change in itself.
+    values is :class:`~driftline.detectors.DataQuality`'s job. A window in
+    which a feature is missing much more often than in the reference still
+    has that feature piled up at its median, and a large enough pile is
+    reported as drift.
 
     ``value`` is the statistic and ``threshold`` what it was compared with.
     The message names the feature with the largest shift of its mean (in
     robust standard deviations), as a hint: a joint change can have none.
 
-    Measured with ``python -m benchmarks.mmd`` (defaults, 10 features):
-    see that script's docstring for the figures.
+    Measured with ``python -m benchmarks.mmd`` (defaults, 10 features, 10
+    streams of 10^6 rows each): 6, 9 and 18 false alarms for normal,
+    log-normal and t2 features (target 10; t2 gave 6 in 10 more streams);
+    a correlation flip +0.8 -> -0.8 between two features found after 671
+    rows (median; none missed, where per-feature KS missed all), a 0.5 sd
+    mean shift in one feature after 498 (KS: 552).
 
     Examples
     --------
