@@ -84,9 +84,16 @@ class NumericDrift(ReferenceWindowTest):
 
     Notes
     -----
-    False alarms on stationary streams (normal, integer-valued, rounded,
-    heavy-tailed, skewed) and delays after mean and scale changes are
-    measured by ``python -m tests.detectors.calibrate --only NumericDrift``.
+    With the defaults and 10 features, 10 stationary streams of 10^6 rows
+    gave 12 false alarms with normal features (with 40 streams more, 42 in
+    5 x 10^7 rows: 0.84 per 10^6), 4 with integer-valued, 5 with rounded, 5
+    with heavy-tailed (Student t, 1.5 df) and 10 with skewed (gamma 0.5) ones,
+    against 10 per 10^7 rows aimed at. A change in one of the 10 features was
+    found after (median over 100 streams; KS alone, with the whole budget, in
+    brackets): mean + 0.25 sd 1452 rows (1241), 0.5 sd 551 (551), 1 sd 354
+    (356); spread x 1.5 636 (1452), x 1.25 2663 (none within 10^4 rows in 93
+    of 100). ``python -m tests.detectors.calibrate --only NumericDrift``
+    measures it.
 
     NaN (and any non-finite value) means missing and is left out per feature,
     so ``n`` and ``m`` are the counts of present values. The KS messages also

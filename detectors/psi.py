@@ -7,6 +7,15 @@ divergence, which ops teams read on a familiar scale (below 0.1 stable, above
 sensitive in the middle of a distribution, PSI weighs every decile alike and so
 sees a change of spread or of the tails sooner.
 
+PSI rather than the Wasserstein-1 distance as the second statistic: on bins
+cut at reference quantiles, PSI depends on the values only through their
+ranks, so its null, like the KS one, depends on a feature's ties alone and is
+calibrated by the same bootstrap with the chi-squared tail (its limit); its
+counts add up as rows arrive. Wasserstein-1 is in the feature's own units, so
+its null follows the feature's scale and tails (a heavy-tailed feature gives
+it a heavy tail with no known shape to extrapolate), and it weighs a shift by
+its size, which KS already covers. The KS messages still report it.
+
 Bins are cut at the reference's quantiles, one after the other, so that each
 holds about ``n / bins`` reference values; a value tied with an edge goes
 with it into the lower bin, so a discrete feature gets one bin per frequent
