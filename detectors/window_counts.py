@@ -10,9 +10,9 @@ with ties, and the PSI bins are sums of cells (their edges are reference
 values).
 
 Counts are ``(features, cells)`` with ``cells = most distinct values + 2``:
-column ``k`` of ``below`` counts values with ``k`` distinct reference values
-strictly below them, column ``k`` of ``at_or_below``... with ``k`` at or below
-them, and the last column takes missing values.
+column ``k`` of ``below`` counts window values with ``k`` distinct reference
+values strictly below them, column ``k`` of ``at_or_below`` those with ``k``
+at or below them, and the last column takes missing values.
 
 >>> import numpy as np
 >>> distinct, cum_ref = distinct_values([np.array([1.0, 2.0, 2.0, 5.0])], 3)
@@ -45,7 +45,8 @@ def distinct_values(values: list[np.ndarray], width: int) -> tuple[np.ndarray, n
     return distinct, cum
 
 
-def count(X: np.ndarray, distinct: np.ndarray, n_distinct: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+def count(X: np.ndarray, distinct: np.ndarray,
+          n_distinct: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
     """Counts of the rows of ``X`` (``(rows, features)``, NaN missing) by cell, ``below`` and ``at_or_below``."""
     k, d = X.shape
     width = distinct.shape[1]

@@ -1,4 +1,5 @@
-"""NumericDrift: the KS statistic, thresholds, detection by both statistics, false alarms, missing values, input checks."""
+"""NumericDrift: the KS statistic, thresholds, detection by both statistics, false alarms, missing values,
+input checks."""
 
 from __future__ import annotations
 
