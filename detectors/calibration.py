@@ -23,9 +23,9 @@ bridges the gap with the statistic's asymptotic tail shape: the rate of decay
 is kept from theory and only the level (the log prefactor) is fitted at
 moderate quantiles. Fitting a scale instead extrapolates too low a threshold
 for tied features, whose tails carry a polynomial factor that flattens further
-out (for a 50/50 binary feature and the KS statistic, 18 times the false
-alarms aimed at); keeping the rate is exact for continuous features and errs on
-the safe side with ties.
+out (for a 50/50 binary feature and the KS statistic fitted at the 5% tail,
+18 times the false alarms aimed at for alpha = 5e-5); keeping the rate is exact
+for continuous features and errs on the safe side with ties.
 
 >>> import numpy as np
 >>> values = np.array([1.0, 2.0, 2.0, 3.0])
