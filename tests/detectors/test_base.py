@@ -15,9 +15,10 @@ from driftline.detectors import Detection
 PACKAGE = pathlib.Path(detectors.__file__).parent
 # Modules the detectors may import. Anything that reads the clock, the
 # environment, files or the network is missing on purpose.
+# hashlib and json compute and do no I/O: a reference's fingerprint, a calibration as plain data.
 ALLOWED = {
-    "__future__", "abc", "collections", "copy", "dataclasses", "functools", "inspect",
-    "math", "numbers", "statistics", "typing", "numpy", "river", "driftline",
+    "__future__", "abc", "collections", "copy", "dataclasses", "functools", "hashlib", "inspect",
+    "json", "math", "numbers", "statistics", "typing", "numpy", "river", "driftline",
 }
 
 
