@@ -22,7 +22,7 @@ from driftline.detectors.error_rate import ErrorRateDrift
 from driftline.detectors.ks import NumericDrift
 from driftline.detectors.mmd import MultivariateDrift
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
-from driftline.detectors.quality import DataQuality
+from driftline.detectors.quality import DataQuality, category_codes, numeric_codes, numeric_ranges
 
 # Share of the model's false-alarm budget per detector (by its name). The
 # windowed tests and the sequential one look at the same numbers in two ways
@@ -43,6 +43,12 @@ SHARES: dict[str, float] = {
 # so another target moves delta in proportion.
 _ADWIN_DELTA = 0.002
 _ADWIN_DELTA_RATE = 0.15e-6
+# A categorical column whose reference puts less than this share of its mass on
+# categories seen once (Good and Turing's estimate of the chance that the next
+# value is new) has a closed vocabulary, and a new category in it is a data
+# problem. An open one (names, ids, a long tail) meets new values all the time;
+# there the chi-squared test's "<other>" cell watches how often.
+_CLOSED_VOCABULARY = 0.01
 
 
 class DriftSuite:
@@ -117,6 +123,12 @@ class DriftSuite:
             self.categorical_drift = CategoricalDrift(self.categorical, reference_size=reference_size,
                                                       window=window, false_alarm_rate=rate["chi2"])
         self.quality = DataQuality(self.numeric + self.categorical, window=window)
+        # What the quality codes for out-of-range values and unseen categories
+        # compare with: the profile's rows, or the first reference_size rows.
+        self._ranges: list[list[float]] | None = None
+        self._vocabularies: dict[int, set] = {}  # closed categorical columns only
+        self._warm_X = np.empty((0, len(self.numeric)))
+        self._warm_C = np.empty((0, len(self.categorical)), dtype=object)
         # A numeric prediction is a regressor's: its errors are sizes, not right or wrong.
         self.regression = PREDICTION in self.numeric
         self._rates = rate
@@ -168,14 +180,48 @@ class DriftSuite:
     def update_inputs(self, X: np.ndarray, C: np.ndarray, Q: np.ndarray) -> tuple[list[Detection], list[Key]]:
         """Feed prediction rows: numeric ``X`` (NaN missing), categorical ``C``, quality codes ``Q``.
 
-        ``Q`` has one column per numeric then categorical column, codes as in
-        :mod:`driftline.detectors.quality`.
+        ``Q`` has one column per numeric then categorical column, with the
+        codes the caller knows (missing, wrong type; see
+        :mod:`driftline.detectors.quality`); out-of-range numbers, non-finite
+        numbers and unseen categories of closed vocabularies are coded here,
+        against the reference.
         """
+        Q = self._quality_codes(X, C, Q)
         feeds = [(self.numeric_drift, X), (self.mean_shift, X), (self.categorical_drift, C),
                  (self.quality, Q)]
         if self.multivariate is not None:
             feeds.append((self.multivariate, X[:, [self.numeric.index(f) for f in self.features]]))
         return _run(feeds)
+
+    def _quality_codes(self, X: np.ndarray, C: np.ndarray, Q: np.ndarray) -> np.ndarray:
+        if self._ranges is None:
+            self._warm_X = np.concatenate([self._warm_X, X])[:self.reference_size]
+            self._warm_C = np.concatenate([self._warm_C, C])[:self.reference_size]
+            if len(self._warm_X) < self.reference_size:
+                return Q
+            self._set_quality_reference(self._warm_X, self._warm_C)
+        d = len(self.numeric)
+        Q = np.array(Q, dtype=np.int8)
+        Q[:, :d] = numeric_codes(X, self._ranges, Q[:, :d])
+        if self._vocabularies:
+            cols = sorted(self._vocabularies)
+            Q[:, [d + j for j in cols]] = category_codes(
+                C[:, cols], [self._vocabularies[j] for j in cols], Q[:, [d + j for j in cols]])
+        return Q
+
+    def _set_quality_reference(self, X: np.ndarray, C: np.ndarray) -> None:
+        self._ranges = numeric_ranges(X)
+        self._vocabularies = {}
+        for j in range(C.shape[1]):
+            values = [v for v in C[:, j].tolist() if v is not None]
+            counts: dict = {}
+            for v in values:
+                counts[v] = counts.get(v, 0) + 1
+            singletons = sum(1 for k in counts.values() if k == 1)
+            if values and singletons / len(values) < _CLOSED_VOCABULARY:
+                self._vocabularies[j] = set(counts)
+        self._warm_X = self._warm_X[:0]
+        self._warm_C = self._warm_C[:0]
 
     def update_outcomes(self, outcomes: np.ndarray) -> tuple[list[Detection], list[Key]]:
         """Feed the labeled predictions' outcomes, NaN where unknown.
@@ -210,6 +256,7 @@ class DriftSuite:
         if self.multivariate is not None:
             rows = X[:, [self.numeric.index(f) for f in self.features]]
             _set_reference(self.multivariate, rows, stored.get(self.multivariate.name))
+        self._set_quality_reference(X, C)
         perf = profile.performance
         self.performance = self._performance(perf)
         self._profile = ReferenceProfile(

@@ -1,0 +1,90 @@
+"""DriftSuite: one false-alarm budget for a model's detectors, reference profiles, quality codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from driftline.detectors import AccuracyDrop, ErrorIncrease
+from driftline.detectors.profile import ReferenceProfile
+from driftline.detectors.quality import MISSING
+from driftline.detectors.suite import SHARES, DriftSuite, calibrate
+
+
+def rows(rng, n, shift=0.0):
+    X = rng.normal(size=(n, 3))
+    X[:, 0] += shift
+    C = np.empty((n, 3), dtype=object)
+    C[:, 0] = rng.choice(["NL", "DE", "FR"], size=n)
+    C[:, 1] = [f"user{k}" for k in rng.integers(0, 10**6, size=n)]  # an open vocabulary
+    C[:, 2] = rng.choice(["0", "1"], size=n)
+    return X, C
+
+
+def suite(**kw):
+    return DriftSuite(["a", "b", "c"], ["country", "user", "<prediction>"], **kw)
+
+
+def test_the_budget_is_shared_and_adds_up_to_the_target():
+    assert sum(SHARES.values()) == pytest.approx(1.0)
+    s = suite(false_alarm_rate=2e-6)
+    members = {d.name: d.false_alarm_rate for d in s.inputs if d.name in SHARES}
+    members["accuracy"] = s.performance.false_alarm_rate
+    assert members == pytest.approx({k: v * 2e-6 for k, v in SHARES.items() if k != "adwin"})
+    # ADWIN takes a significance level, not a rate: it moves with the target.
+    assert s.error_rate.delta == pytest.approx(2 * suite().error_rate.delta)
+
+
+def test_a_calibrated_profile_is_reused_and_gives_the_same_results():
+    rng = np.random.default_rng(0)
+    X, C = rows(rng, 1000)
+    profile = ReferenceProfile(["a", "b", "c"], ["country", "user", "<prediction>"], X, C,
+                               performance={"metric": "accuracy", "value": 0.9, "n": 400})
+    calibrated = calibrate(profile)
+    assert set(calibrated.calibration) == {"ks", "cusum", "mmd", "chi2"}
+    stored = ReferenceProfile.from_dict(json.loads(json.dumps(calibrated.to_dict())))
+    live = rows(rng, 3000, shift=0.7)
+    fresh, reused = suite(), suite()
+    fresh.set_reference(profile)
+    reused.set_reference(stored)
+    Q = np.zeros((3000, 6), dtype=np.int8)
+    a, b = fresh.update_inputs(*live, Q), reused.update_inputs(*live, Q)
+    assert a == b and {d.feature for d in a[0]} >= {"a"}
+    assert isinstance(reused.performance, AccuracyDrop)
+    assert (reused.performance.baseline, reused.performance.baseline_n) == (0.9, 400)
+
+
+def test_a_calibration_made_for_other_settings_is_made_again():
+    rng = np.random.default_rng(1)
+    profile = calibrate(ReferenceProfile(["a", "b", "c"], ["country", "user", "<prediction>"],
+                                         *rows(rng, 1000)))
+    other = suite(false_alarm_rate=1e-5)
+    other.set_reference(profile)
+    assert other.profile.calibration["ks"] != profile.calibration["ks"]
+    assert other.profile.calibration["ks"]["false_alarm_rate"] == pytest.approx(SHARES["ks"] * 1e-5)
+
+
+def test_out_of_range_values_and_new_categories_of_a_closed_vocabulary_are_quality_problems():
+    rng = np.random.default_rng(2)
+    s = suite()
+    X, C = rows(rng, 4000)
+    X[2000:2000 + 400, 1] = 50.0  # far outside anything the reference held
+    C[2500:, 0] = np.where(rng.random(1500) < 0.2, "XX", C[2500:, 0])
+    Q = np.zeros((4000, 6), dtype=np.int8)
+    Q[rng.random(4000) < 0.01, 2] = MISSING
+    found, _ = s.update_inputs(X, C, Q)
+    quality = {(d.feature, d.batch_index // 500) for d in found if d.kind == "data_quality"}
+    assert ("b", 4) in quality and ("country", 5) in quality
+    # New user ids arrive all the time and are no problem; nor is 1% missing.
+    assert {f for f, _ in quality} == {"b", "country"}
+
+
+def test_a_regressor_gets_an_error_test_and_no_error_rate():
+    s = DriftSuite(["x", "<prediction>"], ["country"])
+    assert s.regression and s.error_rate is None and isinstance(s.performance, ErrorIncrease)
+    assert [type(d).__name__ for d in s.outcomes] == ["ErrorIncrease"]
+    rng = np.random.default_rng(3)
+    found, checked = s.update_outcomes(np.r_[rng.normal(size=2000), 2.0 * rng.normal(size=1000)])
+    assert [d.detector for d in found][:1] == ["error"] and checked
