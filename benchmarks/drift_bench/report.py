@@ -177,10 +177,12 @@ def verdict(rows_: list[dict], budget: float = suite.BUDGET) -> list[dict]:
         if r["family"] == "stationary" and r["contender"] == SUITE:
             lo, hi = poisson_interval(r["false_alarms"], r["events"])
             what = "a regressor" if r["scenario"] == "regressor" else "a classifier"
+            where = ("includes the target" if lo <= limit <= hi else
+                     "lies below the target" if hi < limit else "lies above the target")
             out.append(row("verdict", check="a", ok=r["false_alarms_per_1e6"] <= limit, text=(
                 f"suite on {what}'s stationary stream: {r['false_alarms']} false alarms in {r['events']:,} "
-                f"events = {r['false_alarms_per_1e6']:.3g} per 10^6 (95% interval {lo:g}-{hi:g}); "
-                f"target <= {limit:g} [by member: {r['note']}]")))
+                f"events = {r['false_alarms_per_1e6']:.3g} per 10^6 (95% interval {lo:g}-{hi:g}, which "
+                f"{where}); target <= {limit:g} [by member: {r['note']}]")))
 
     # (b) every abrupt drift of medium or large effect found by the suite
     big = [r for r in results if r["contender"] == SUITE and r["shape"] == "abrupt"

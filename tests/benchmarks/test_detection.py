@@ -93,6 +93,34 @@ def test_verdict_checks_are_the_five_goals(rows):
     assert all(v["ok"] in (True, False, None) and v["text"] for v in verdicts)
 
 
+def _drift_row(contender, source, delays, rate, events, horizon=2000):
+    return report.row("result", contender=contender, source=source, family="concept", scenario="x",
+                      target="errors", effect="large", shape="abrupt", applies=True, streams=len(delays),
+                      drifts_present=len(delays), drifts_detected=sum(d is not None for d in delays),
+                      horizon=horizon, delays=delays, stationary_false_alarms_per_1e6=rate,
+                      stationary_events=events)
+
+
+def test_verdict_compares_delays_only_with_river_detectors_within_the_budget():
+    suite_row = _drift_row(contenders.SUITE, "driftline", [50.0, 60.0, 70.0], 0.5, 1_000_000)
+    fast_noisy = _drift_row("river A", "river", [5.0, 5.0, 5.0], 300.0, 1_000_000)
+    quiet_short = _drift_row("river B", "river", [10.0, 10.0, 10.0], 0.0, 20_000)
+    quiet_long = _drift_row("river C", "river", [40.0, None, 90.0], 0.0, 1_000_000)
+    def check_c(rows):
+        (c,) = [v for v in report.verdict(rows) if v["check"] == "c"]
+        return c
+
+    # A miss counts as later than any delay: river C's median is 90, the suite's 60.
+    c = check_c([suite_row, fast_noisy, quiet_short, quiet_long])
+    assert c["ok"] is True and "fastest river within budget river C 90" in c["text"]
+    assert "river B 10" in c["text"] and "rate not established" in c["text"]
+    assert "at any false-alarm rate river A 5" in c["text"]
+    quick_quiet = _drift_row("river D", "river", [20.0, 30.0, 40.0], 1.0, 2_000_000)
+    assert check_c([suite_row, quick_quiet])["ok"] is False
+    c = check_c([suite_row, fast_noisy])
+    assert c["ok"] is None and "none within budget" in c["text"]
+
+
 def test_table_mentions_every_family(rows):
     text = report.table(rows) + report.verdict_text([r for r in rows if r["kind"] == "verdict"])
     for family in ("stationary", "covariate", "categorical", "joint", "concept", "label", "TCPD",
