@@ -56,3 +56,32 @@ def binary_stream(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"{name} must be 0 or 1 (NaN for unknown), got {float(arr[i])!r} at position {i}")
     positions = np.flatnonzero(known)
     return positions, arr[positions]
+
+
+def numeric_batch(owner: str, X, features: list[str]) -> np.ndarray:
+    """``X`` as a float copy of shape ``(n, len(features))``, non-finite values as NaN (missing)."""
+    try:
+        X = np.array(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{owner} takes numbers: {exc}") from None
+    d = len(features)
+    if X.ndim != 2 or X.shape[1] != d:
+        raise ValueError(f"expected an array of shape (n, {d}) for features "
+                         f"{features}, got shape {X.shape}")
+    X[~np.isfinite(X)] = np.nan
+    return X
+
+
+def check_calibration(calibration, owner: str, method: str, version: int, params: dict) -> None:
+    """Refuse, with the reason, a calibration made by another detector, version or parameters.
+
+    Whether it was made for the same reference rows is each detector's own check.
+    """
+    if not isinstance(calibration, dict) or calibration.get("method") != method:
+        raise ValueError(f"calibration must be the dict of a {owner}'s .calibration")
+    if calibration.get("version") != version:
+        raise ValueError(f"calibration version {calibration.get('version')!r} is not "
+                         f"{version}; calibrate again with set_reference(X)")
+    wrong = sorted(k for k, v in params.items() if calibration.get(k) != v)
+    if wrong:
+        raise ValueError(f"calibration was made with other parameters ({', '.join(wrong)})")

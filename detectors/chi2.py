@@ -9,7 +9,9 @@ from collections import Counter
 
 import numpy as np
 
-from driftline.detectors._checks import check_features, check_positive_int, check_rate
+from driftline.detectors._checks import (
+    check_calibration, check_features, check_positive_int, check_rate,
+)
 from driftline.detectors._stats import chi2_isf, chi2_sf
 from driftline.detectors.base import Detection, ReferenceWindowTest
 from driftline.detectors.calibration import fit_log_prefactor
@@ -191,14 +193,8 @@ class CategoricalDrift(ReferenceWindowTest):
                 "reference_sha256": digest, "resamples": _RESAMPLES, "log_prefactor": prefactors}
 
     def _check_calibration(self, calibration: dict, digest: str) -> None:
-        if not isinstance(calibration, dict) or calibration.get("method") != "chi2-homogeneity":
-            raise ValueError("calibration must be the dict of a CategoricalDrift's .calibration")
-        if calibration.get("version") != _CALIBRATION_VERSION:
-            raise ValueError(f"calibration version {calibration.get('version')!r} is not "
-                             f"{_CALIBRATION_VERSION}; calibrate again with set_reference(X)")
-        wrong = sorted(k for k, v in self._params().items() if calibration.get(k) != v)
-        if wrong:
-            raise ValueError(f"calibration was made with other parameters ({', '.join(wrong)})")
+        check_calibration(calibration, type(self).__name__, "chi2-homogeneity", _CALIBRATION_VERSION,
+                          self._params())
         if calibration.get("reference_sha256") != digest:
             raise ValueError("calibration was made for another reference than these rows")
 

@@ -7,7 +7,9 @@ import numbers
 
 import numpy as np
 
-from driftline.detectors._checks import check_features, check_positive_int, check_rate
+from driftline.detectors._checks import (
+    check_features, check_positive_int, check_rate, numeric_batch,
+)
 from driftline.detectors._cusum_threshold import (
     calibrate_feature, gaussian_threshold, normal_from_t, standardize,
 )
@@ -462,16 +464,7 @@ class MeanShift(Detector):
         self._last[j] = np.nan
 
     def _check_batch(self, X: np.ndarray) -> np.ndarray:
-        try:
-            X = np.array(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{type(self).__name__} takes numbers: {exc}") from None
-        d = len(self.features)
-        if X.ndim != 2 or X.shape[1] != d:
-            raise ValueError(f"expected an array of shape (n, {d}) for features "
-                             f"{self.features}, got shape {X.shape}")
-        X[~np.isfinite(X)] = np.nan
-        return X
+        return numeric_batch(type(self).__name__, X, self.features)
 
 
 def _fingerprint(X: np.ndarray) -> list[float]:

@@ -8,7 +8,9 @@ import numbers
 
 import numpy as np
 
-from driftline.detectors._checks import check_features, check_positive_int, check_rate
+from driftline.detectors._checks import (
+    check_calibration, check_features, check_positive_int, check_rate, numeric_batch,
+)
 from driftline.detectors._stats import chi2_isf, chi2_sf
 from driftline.detectors.base import Detection, ReferenceWindowTest
 from driftline.detectors.calibration import at_ties, fit_log_prefactor, resample_ranks, tie_signature
@@ -322,14 +324,8 @@ class NumericDrift(ReferenceWindowTest):
         return null
 
     def _check_calibration(self, calibration: dict, ties: list[str], expected: list[int]) -> dict:
-        if not isinstance(calibration, dict) or calibration.get("method") != _CALIBRATION_METHOD:
-            raise ValueError("calibration must be the dict of a NumericDrift's .calibration")
-        if calibration.get("version") != _CALIBRATION_VERSION:
-            raise ValueError(f"calibration version {calibration.get('version')!r} is not "
-                             f"{_CALIBRATION_VERSION}; calibrate again with set_reference(X)")
-        wrong = sorted(k for k, v in self._params().items() if calibration.get(k) != v)
-        if wrong:
-            raise ValueError(f"calibration was made with other parameters ({', '.join(wrong)})")
+        check_calibration(calibration, type(self).__name__, _CALIBRATION_METHOD, _CALIBRATION_VERSION,
+                          self._params())
         if calibration.get("ties") != ties or calibration.get("window_values") != expected:
             raise ValueError("calibration was made for a reference with other ties or missing "
                              "values than these rows")
@@ -422,16 +418,7 @@ class NumericDrift(ReferenceWindowTest):
                 f"{_bin_label(self._edges[j, :k - 1], b)} {ref[b]:.1%} -> {win[b]:.1%}; {counts})")
 
     def _check_batch(self, X: np.ndarray) -> np.ndarray:
-        try:
-            X = np.array(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{type(self).__name__} takes numbers: {exc}") from None
-        d = len(self.features)
-        if X.ndim != 2 or X.shape[1] != d:
-            raise ValueError(f"expected an array of shape (n, {d}) for features "
-                             f"{self.features}, got shape {X.shape}")
-        X[~np.isfinite(X)] = np.nan
-        return X
+        return numeric_batch(type(self).__name__, X, self.features)
 
 
 def _check_statistics(statistics) -> tuple[str, ...]:

@@ -7,7 +7,9 @@ import numbers
 
 import numpy as np
 
-from driftline.detectors._checks import check_features, check_positive_int, check_rate
+from driftline.detectors._checks import (
+    check_calibration, check_features, check_positive_int, check_rate, numeric_batch,
+)
 from driftline.detectors.base import Detection, Detector
 
 _CALIBRATION_VERSION = 1
@@ -257,16 +259,10 @@ class MultivariateDrift(Detector):
         }
 
     def _check_calibration(self, calibration: dict, digest: list) -> dict:
-        if not isinstance(calibration, dict) or calibration.get("method") != "mmd-rff":
-            raise ValueError("calibration must be the dict of a MultivariateDrift's .calibration")
-        if calibration.get("version") != _CALIBRATION_VERSION:
-            raise ValueError(f"calibration version {calibration.get('version')!r} is not "
-                             f"{_CALIBRATION_VERSION}; calibrate again with set_reference(X)")
-        expected = {"features": self.features, "window": self.window, "n_components": self.n_components,
-                    "seed": self.seed, "false_alarm_rate": self.false_alarm_rate}
-        wrong = sorted(k for k, v in expected.items() if calibration.get(k) != v)
-        if wrong:
-            raise ValueError(f"calibration was made with other parameters ({', '.join(wrong)})")
+        check_calibration(calibration, type(self).__name__, "mmd-rff", _CALIBRATION_VERSION,
+                          {"features": self.features, "window": self.window,
+                           "n_components": self.n_components, "seed": self.seed,
+                           "false_alarm_rate": self.false_alarm_rate})
         if calibration.get("reference_fingerprint") != digest:
             raise ValueError("calibration was made for another reference than these rows")
         return {k: list(v) if isinstance(v, list) else v for k, v in calibration.items()}
@@ -336,16 +332,7 @@ class MultivariateDrift(Detector):
         ))
 
     def _check_batch(self, X: np.ndarray) -> np.ndarray:
-        try:
-            X = np.array(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{type(self).__name__} takes numbers: {exc}") from None
-        d = len(self.features)
-        if X.ndim != 2 or X.shape[1] != d:
-            raise ValueError(f"expected an array of shape (n, {d}) for features "
-                             f"{self.features}, got shape {X.shape}")
-        X[~np.isfinite(X)] = np.nan
-        return X
+        return numeric_batch(type(self).__name__, X, self.features)
 
 
 def fingerprint(X: np.ndarray) -> list:
