@@ -37,7 +37,11 @@ def test_abrupt_concept_drift_is_detected_retrained_and_served(kafka_bootstrap, 
     ensure_topics(s)
     model_id = "loop"
     drift = 8_000
-    args = argparse.Namespace(stream="agrawal", drift=[Drift(drift)], seed=11, rate=1000.0,
+    # 500 events/s: each retrain (window read, trainer in its child process, gate, profile)
+    # takes seconds of wall time however few rows it has, and a loaded machine doubles that;
+    # at this rate the first version is live well before the drift and the second for
+    # thousands of events before the end.
+    args = argparse.Namespace(stream="agrawal", drift=[Drift(drift)], seed=11, rate=500.0,
                               feedback_delay_ms=1000, feedback_fraction=0.8, events=18_000,
                               model_id=model_id)
     with run_roles(s, ["monitor", "retrainer"], tmp_path / "logs"):
