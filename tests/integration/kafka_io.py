@@ -46,3 +46,29 @@ def read(bootstrap: str, topic: str, *, until: Callable[[list], bool],
 
 def at_least(n: int) -> Callable[[list], bool]:
     return lambda records: len(records) >= n
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, *, timeout_s: float,
+                   give_up: Callable[[], bool] = lambda: False) -> bool:
+    """Wait until ``group`` has committed the end of every partition of ``topic``.
+
+    True once it has; False after ``timeout_s`` or as soon as ``give_up()`` holds.
+    """
+    from kafka import KafkaAdminClient
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        ends = consumer.end_offsets(parts)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not give_up():
+            committed = admin.list_group_offsets({group: None}).get(group, {})
+            # A partition the group never read (nothing was ever sent to it) has no offset.
+            if all((committed[tp].offset if tp in committed else 0) >= end for tp, end in ends.items()):
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        admin.close()
+        consumer.close()
