@@ -51,6 +51,9 @@ ENV: dict[str, str] = {
     "retrain_max_attempts": "DRIFTLINE_RETRAIN_MAX_ATTEMPTS",
     "require_registration": "DRIFTLINE_REQUIRE_REGISTRATION",
     "holdout_fraction": "DRIFTLINE_HOLDOUT_FRACTION",
+    "rollback_window": "DRIFTLINE_ROLLBACK_WINDOW",
+    "rollback_confidence": "DRIFTLINE_ROLLBACK_CONFIDENCE",
+    "shadow_events": "DRIFTLINE_SHADOW_EVENTS",
     "log_level": "DRIFTLINE_LOG_LEVEL",
 }
 
@@ -58,6 +61,13 @@ ENV: dict[str, str] = {
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
+        raise ValueError
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
         raise ValueError
     return value
 
@@ -157,6 +167,9 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "retrain_max_attempts": (_positive_int, "an integer >= 1"),
     "require_registration": (_flag, "true or false"),
     "holdout_fraction": (_fraction, "a number between 0 and 1"),
+    "rollback_window": (_non_negative_int, "an integer >= 0 (0: no automatic rollback)"),
+    "rollback_confidence": (_fraction, "a confidence level between 0 and 1, e.g. 0.999"),
+    "shadow_events": (_non_negative_int, "an integer >= 0 (0: no shadow run)"),
     "log_level": (_log_level, "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
 }
 
@@ -199,6 +212,13 @@ class Settings:
     # On: a retrain request for a model with neither a registration nor a version fails.
     require_registration: bool = False
     holdout_fraction: float = 0.3
+    # A promoted version is tested on its first rollback_window labeled events against
+    # its gate score, and rolled back if worse at rollback_confidence; 0: never.
+    rollback_window: int = 1000
+    rollback_confidence: float = 0.999
+    # A challenger that passes the gate is scored next to the champion on this many
+    # live labeled events before it is promoted; 0: promoted at once.
+    shadow_events: int = 0
     log_level: str = "WARNING"
 
     @classmethod
