@@ -37,6 +37,10 @@ CONTRACT_VERSION = 1
 ALERT_KINDS = ("data_drift", "concept_drift", "performance", "data_quality")
 SEVERITIES = ("warning", "critical")
 VERSION_STATUSES = ("champion", "rejected")
+# What a retrain request asks for. "rollback" names the version to demote in
+# model_version; its since_ts is that version's first prediction, so a retrainer
+# that predates the field reads it as a retrain on the traffic the version served.
+RETRAIN_ACTIONS = ("retrain", "rollback")
 
 # topic attribute -> name after the prefix
 TOPIC_SUFFIXES: dict[str, str] = {
@@ -184,7 +188,7 @@ class Event:
         out = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             v = getattr(self, f.name)
-            if v is None and f.name in _OMIT_WHEN_NONE:
+            if v is None and (f.name in _OMIT_WHEN_NONE or (self.schema, f.name) in _OMIT_WHEN_NONE):
                 continue
             out[f.name] = v
         return out
@@ -197,8 +201,9 @@ class Event:
         return self.model_id.encode("utf-8")  # type: ignore[attr-defined]
 
 
-# Optional fields that are left out of the JSON rather than sent as null.
-_OMIT_WHEN_NONE = {"scores"}
+# Optional fields that are left out of the JSON rather than sent as null:
+# by name, or by (schema, name) where the name is required in other events.
+_OMIT_WHEN_NONE = {"scores", ("retrain-request", "action"), ("retrain-request", "model_version")}
 
 
 def dumps(obj: Mapping[str, Any]) -> bytes:
@@ -267,7 +272,13 @@ class RetrainRequest(Event):
     since_ts: int
     ts: int
     reason: str = ""
+    action: str | None = None  # None or "retrain": train a challenger; "rollback": see RETRAIN_ACTIONS
+    model_version: str | None = None  # with "rollback": the version to demote
     schema: ClassVar[str] = "retrain-request"
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.action == "rollback"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -397,6 +408,11 @@ def decode_retrain_request(raw: bytes, max_bytes: int | None = None) -> RetrainR
     _check_ts(obj, "since_ts")
     if not isinstance(obj.get("alert_ids"), list):
         raise InvalidEvent("field 'alert_ids' must be a list of strings")
+    action = obj.get("action")
+    if action is not None and action not in RETRAIN_ACTIONS:
+        raise InvalidEvent(f"field 'action' must be one of {RETRAIN_ACTIONS}, got {_show(action)}")
+    if action == "rollback" or obj.get("model_version") is not None:
+        _check_id(obj, "model_version")
     return _from_known(RetrainRequest, obj)
 
 
