@@ -1,10 +1,12 @@
 """The monitor worker: a faust app whose one agent decodes, calls the monitor, and produces.
 
-State lives in two faust tables (memory store, changelog recovery): one entry
-per model with its :class:`ModelMonitor`, and one entry per prediction that is
-still waiting for its label. Both write their changelog to the partition the
-model's events came from, so a worker that takes over a partition recovers
-exactly the state of the models it now reads.
+State lives in faust tables (memory store, changelog recovery): one entry per
+model with its :class:`ModelMonitor` (its large arrays that do not change,
+such as references, as separate blobs written once: see
+:mod:`driftline.consumers.state`), and one entry per prediction that is still
+waiting for its label. All write their changelog to the partition the model's
+events came from, so a worker that takes over a partition recovers exactly the
+state of the models it now reads.
 
 Offsets are committed only after what a batch produced is acknowledged:
 ``take_events`` acks the batch after the loop body, and the body awaits every
@@ -23,7 +25,8 @@ import faust
 from faust.serializers import codecs
 from faust.types import EventT
 
-from driftline.consumers.join import model_of_key
+from driftline.consumers import state as snapshots
+from driftline.consumers.join import SEP, model_of_key
 from driftline.consumers.monitor import ModelMonitor, MonitorConfig
 from driftline.consumers.profiles import RegistryProfiles
 from driftline.contract import (
@@ -64,20 +67,22 @@ class ModelTable(faust.Table):
     model's events come from.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, values: str = "driftline-state", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Keys are model ids; values are monitor objects and pending tuples that
-        # only this worker writes and reads (faust would pick JSON from the types).
+        # Keys are model ids; values are pending tuples, or records and blobs that are
+        # bytes already, which only this worker writes and reads (faust would pick
+        # JSON from the types). faust writes bytes as they are whatever the
+        # serializer, so tables of bytes must read them back raw too.
         self.key_serializer = "raw"
-        self.value_serializer = "driftline-state"
+        self.value_serializer = values
         self.routes: dict[str, int] = {}
 
     def partition_for_key(self, key: Any) -> int | None:
         return self.routes[model_of_key(key)]
 
 
-def _table(app: faust.App, name: str, partitions: int) -> ModelTable:
-    table = ModelTable(app, name=name, default=None, beacon=app.tables.beacon,
+def _table(app: faust.App, name: str, partitions: int, values: str = "driftline-state") -> ModelTable:
+    table = ModelTable(app, name=name, default=None, beacon=app.tables.beacon, values=values,
                        partitions=partitions, key_type=str, help=f"driftline monitor {name}")
     app.tables.add(table)
     return table
@@ -90,8 +95,10 @@ class MonitorWorker:
         self.settings = settings
         self.config = MonitorConfig.from_settings(settings)
         t = self.topics = Topics(settings.topic_prefix)
-        self.state = _table(app, "state", settings.partitions)
+        self.state = _table(app, "state", settings.partitions, values="raw")
+        self.blobs = _table(app, "blobs", settings.partitions, values="raw")
         self.pending = _table(app, "pending", settings.partitions)
+        self._blob_names: dict[str, set[str]] = {}  # model -> blobs its stored state needs
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.out = {name: app.topic(getattr(t, name), **raw)
                     for name in ("labeled", "alerts", "retrain_requests", "metrics", "dead_letter")}
@@ -104,17 +111,42 @@ class MonitorWorker:
     def forget(self) -> None:
         """Drop cached monitors, e.g. after a rebalance; they are reloaded from the tables."""
         self.monitors.clear()
+        self._blob_names.clear()
 
     def monitor(self, model_id: str) -> ModelMonitor:
         mon = self.monitors.get(model_id)
         if mon is None:
-            stored = self.state.get(model_id)
-            if stored is not None:
-                mon = stored.attach(self.pending, self.profiles)
-            else:
+            mon = self._restore(model_id)
+            if mon is None:
                 mon = ModelMonitor(model_id, self.pending, self.config, self.profiles)
             self.monitors[model_id] = mon
         return mon
+
+    def _restore(self, model_id: str) -> ModelMonitor | None:
+        stored = self.state.get(model_id)
+        if stored is None:
+            return None
+        try:
+            mon = snapshots.load(stored, lambda name: self.blobs[f"{model_id}{SEP}{name}"])
+        except Exception as exc:  # a record or blob that cannot be read: start afresh
+            log.warning("dropping the monitor state of %s, it cannot be read back: %r", model_id, exc)
+            return None
+        self._blob_names[model_id] = set(snapshots.referenced(stored))
+        return mon.attach(self.pending, self.profiles)
+
+    def _save(self, model_id: str, mon: ModelMonitor) -> None:
+        """Write the state record, blobs it names that are not stored yet, and drop unused ones."""
+        record, blobs = snapshots.dump(mon)
+        before = self._blob_names.get(model_id, set())
+        for name, data in blobs.items():
+            if name not in before:
+                self.blobs[f"{model_id}{SEP}{name}"] = data
+        self.state[model_id] = record
+        # Deleted after the record that stops naming them, so a crash in between
+        # leaves a readable state (and a blob too many, not one too few).
+        for name in before - blobs.keys():
+            self.blobs.pop(f"{model_id}{SEP}{name}", None)
+        self._blob_names[model_id] = set(blobs)
 
     async def handle(self, events: list[EventT]) -> None:
         now = int(time.time() * 1000)
@@ -138,6 +170,7 @@ class MonitorWorker:
         self.n_events += len(events)
         for model_id, (partition, batch) in groups.items():
             self.state.routes[model_id] = self.pending.routes[model_id] = partition
+            self.blobs.routes[model_id] = partition
             mon = self.monitor(model_id)
             out = mon.process(batch, now)
             for name, items in (("labeled", out.labeled), ("alerts", out.alerts),
@@ -147,7 +180,7 @@ class MonitorWorker:
             for alert in out.alerts:
                 log.warning("alert %s %s %s: %s", alert.model_id, alert.kind,
                             alert.feature or "", alert.message)
-            self.state[model_id] = mon
+            self._save(model_id, mon)
         if sends:
             await asyncio.gather(*sends)
 
@@ -161,6 +194,7 @@ class MonitorWorker:
         if msg.key:
             model_id = msg.key.decode("utf-8", "replace")
             self.state.routes[model_id] = self.pending.routes[model_id] = msg.partition
+            self.blobs.routes[model_id] = msg.partition
             self.monitor(model_id).count_invalid()
         dl = DeadLetter.of(msg.topic, msg.partition, msg.offset, reason, msg.value, now, msg.key)
         log.info("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
