@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from driftline.consumers.join import LabelJoin
+from driftline.consumers.promotions import PromotionWatch
 from driftline.contract import (
     Alert, Feedback, Labeled, Metrics, Prediction, RetrainRequest, new_id,
 )
@@ -51,6 +52,8 @@ class MonitorConfig:
     min_train_examples: int = 1000
     recent_ids: int = 8192
     accuracy_window: int = 1000
+    rollback_window: int = 1000  # 0: promoted versions are not tested
+    rollback_confidence: float = 0.999
 
     @classmethod
     def from_settings(cls, s: Settings) -> MonitorConfig:
@@ -58,7 +61,8 @@ class MonitorConfig:
                    retrain_on=tuple(s.retrain_on), label_ttl_ms=s.label_ttl_ms,
                    max_pending=s.max_pending, metrics_every=s.metrics_every,
                    retrain_cooldown_ms=s.retrain_cooldown_ms,
-                   min_train_examples=s.min_train_examples)
+                   min_train_examples=s.min_train_examples,
+                   rollback_window=s.rollback_window, rollback_confidence=s.rollback_confidence)
 
 
 @dataclasses.dataclass
@@ -131,6 +135,7 @@ class ModelMonitor:
         self._watermark = 0
         self._retrain_at: int | None = None  # event time of the request in flight
         self._retrain_version: str | None = None
+        self.promotions = PromotionWatch(self.config.rollback_window, self.config.rollback_confidence)
         self.attach(pending, profiles)
         self._detectors_for(None)
 
@@ -149,6 +154,9 @@ class ModelMonitor:
                      "_reference": "warm-up"}
         self.__dict__.update(state)
         self.__dict__.setdefault("_alert_of", {})
+        if "promotions" not in self.__dict__:  # written before promotions were watched
+            self.promotions = PromotionWatch(0)
+            self._score = {}
         self.profiles = None
 
     def attach(self, pending: MutableMapping[str, Any], profiles: ProfileSource | None = None) -> ModelMonitor:
@@ -166,6 +174,7 @@ class ModelMonitor:
         profile = None
         if version not in (None, NO_MODEL) and self.profiles is not None:
             profile = self.profiles(self.model_id, version)
+        self._score = dict(profile.performance) if profile is not None else {}
         if profile is not None:
             self._set_schema(profile.numeric, profile.categorical)
             self._build_suite()
@@ -223,7 +232,7 @@ class ModelMonitor:
                 self._watermark = ev.ts
             if isinstance(ev, Prediction):
                 if ev.model_version != self.version:
-                    self._on_new_version(ev.model_version, preds)
+                    self._on_new_version(ev.model_version, preds, ev.ts)
                     preds = []
                 preds.append(ev)
                 joined = self.join.add_prediction(ev)
@@ -243,14 +252,16 @@ class ModelMonitor:
     def count_invalid(self, n: int = 1) -> None:
         self.counts["invalid"] += n
 
-    def _on_new_version(self, version: str, preds_so_far: list[Prediction]) -> None:
+    def _on_new_version(self, version: str, preds_so_far: list[Prediction], ts: int) -> None:
         if self.version is not None and preds_so_far:
             # Events of the old version in this batch still belong to its detectors.
             self._observe_predictions(preds_so_far, MonitorOutput(), now_ms=0, quiet=True)
         if self.version is not None and self._retrain_version == self.version:
             self._retrain_at = None  # the request in flight has been answered
             self._retrain_version = None
+        previous = self.version
         self._detectors_for(version)
+        self.promotions.on_version(version, previous, ts, self._score, self.regression)
 
     def _observe_predictions(self, preds: list[Prediction], out: MonitorOutput, now_ms: int,
                              quiet: bool = False) -> None:
@@ -301,21 +312,42 @@ class ModelMonitor:
         # Only labels of predictions the current version made say anything about it.
         rows = [e for e in labeled if e.model_version == self.version]
         self.counts["labeled"] += len(labeled)
+        self._check_promotion(labeled, out, now_ms)
         if not rows:
             return
         ts = np.fromiter((e.ts for e in rows), dtype=np.int64, count=len(rows))
         self._labeled_for_version += len(rows)
-        if self.regression:
-            outcomes = np.fromiter((_residual(e.prediction, e.label) for e in rows),
-                                   dtype=np.float64, count=len(rows))
-        else:
-            outcomes = np.fromiter((_same(e.prediction, e.label) for e in rows), dtype=np.int8,
-                                   count=len(rows))
+        outcomes = self._outcomes(rows)
+        if not self.regression:
             self.rolling.update(outcomes)
         if self.version == NO_MODEL or self.suite is None:
             return  # a fallback answer has no concept to drift from
         detections, checked = self.suite.update_outcomes(outcomes)
         self._raise(detections, self.suite.outcomes_seen, checked, ts, out, now_ms)
+
+    def _outcomes(self, rows: list[Labeled]) -> np.ndarray:
+        """Residuals of a regressor's answers, or 1 for a right answer and 0 for a wrong one."""
+        if self.regression:
+            return np.fromiter((_residual(e.prediction, e.label) for e in rows),
+                               dtype=np.float64, count=len(rows))
+        return np.fromiter((_same(e.prediction, e.label) for e in rows), dtype=np.int8,
+                           count=len(rows))
+
+    def _check_promotion(self, labeled: list[Labeled], out: MonitorOutput, now_ms: int) -> None:
+        """Feed the promoted version under test (see :mod:`~driftline.consumers.promotions`)."""
+        rows = [e for e in labeled if e.model_version == self.promotions.version]
+        if not rows:
+            return
+        ts = np.fromiter((e.ts for e in rows), dtype=np.int64, count=len(rows))
+        decided = self.promotions.observe(self.model_id, self._outcomes(rows), ts, now_ms)
+        if decided is None:
+            return
+        out.alerts.append(decided.alert)
+        out.retrain.append(decided.request)
+        # The rollback answers this episode: no retrain request from the demoted
+        # version, nor from the restored one, until the cooldown has passed.
+        self._episode_alerts = []
+        self._retrain_at, self._retrain_version = self._watermark, None
 
     def _raise(self, detections: list[Detection], n_seen: int, checked: list[tuple],
                ts: np.ndarray, out: MonitorOutput, now_ms: int) -> None:
