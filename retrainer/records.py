@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from driftline.contract import ModelVersion
 from driftline.retrainer.schema import ModelRow, RunRow, VersionRow
 
 
@@ -21,6 +22,7 @@ class VersionRecord:
     model_id: str
     version: str
     # "champion" | "rejected" | "archived" (a former champion) | "demoted" (rolled back)
+    # | "shadow" (passed the gate, scored on live traffic before promotion)
     status: str
     parent_version: str | None
     request_id: str | None
@@ -50,6 +52,20 @@ class VersionRecord:
             status_reason=row.status_reason, status_changed_at=row.status_changed_at,
         )
 
+    def announcement(self, ts: int, reason: str | None = None) -> ModelVersion:
+        """This version as published on ``model-versions``.
+
+        The reason is why it has its status now: ``reason``, else why the
+        status last changed (promoted or restored by hand or by a rollback,
+        rejected after a shadow run), else why it was registered.
+        """
+        return ModelVersion(
+            model_id=self.model_id, version=self.version, status=self.status,
+            parent_version=self.parent_version, request_id=self.request_id,
+            artifact_uri=self.artifact_uri, sha256=self.sha256, metrics=self.metrics, ts=ts,
+            reason=reason or self.status_reason or self.reason,
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelRecord:
@@ -63,13 +79,14 @@ class ModelRecord:
     gate_margin: float | None  # None: the worker's DRIFTLINE_GATE_MARGIN
     created_at: int
     updated_at: int
+    shadow_events: int | None = None  # None: the worker's DRIFTLINE_SHADOW_EVENTS; 0: none
 
     @classmethod
     def _of(cls, row: ModelRow) -> ModelRecord:
         return cls(model_id=row.model_id, task=row.task, trainer=row.trainer,
                    trainer_params=dict(row.trainer_params), gate_metric=row.gate_metric,
                    gate_margin=row.gate_margin, created_at=row.created_at,
-                   updated_at=row.updated_at)
+                   updated_at=row.updated_at, shadow_events=row.shadow_events)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,7 +61,9 @@ from driftline.retrainer.schema import (
 __all__ = ["Registry", "VersionRecord", "ModelRecord", "RunRecord", "STATUSES", "TASKS"]
 
 # What register() accepts; "archived" and "demoted" are only reached by being replaced.
-REGISTER_STATUSES = ("champion", "rejected")
+# A "shadow" passed the gate and is scored on live traffic before it is promoted or rejected.
+REGISTER_STATUSES = ("champion", "rejected", "shadow")
+_IN_SHADOW = "in shadow: scored next to the champion on live labeled events before promotion"
 # A lost race for a version number is retried; more than a handful means something else is wrong.
 _MAX_ATTEMPTS = 8
 
@@ -139,13 +141,14 @@ class Registry:
     def register_model(
         self, model_id: str, *, task: str | None = None, trainer: str | None = None,
         trainer_params: dict | None = None, gate_metric: str | None = None,
-        gate_margin: float | None = None,
+        gate_margin: float | None = None, shadow_events: int | None = None,
     ) -> ModelRecord:
         """Create or update the registration of ``model_id``; ``None`` keeps the current value.
 
         New registrations default to a classification task, the worker's
         default trainer, no trainer parameters, and the worker's gate metric
-        and margin (``DRIFTLINE_GATE_METRIC``, ``DRIFTLINE_GATE_MARGIN``);
+        and margin (``DRIFTLINE_GATE_METRIC``, ``DRIFTLINE_GATE_MARGIN``) and
+        shadow run (``DRIFTLINE_SHADOW_EVENTS``; ``shadow_events=0``: none);
         ``trainer=""`` and ``gate_metric=""`` go back to the worker's. The
         trainer spec is stored as given: the CLI checks that it imports.
         """
@@ -157,6 +160,9 @@ class Registry:
             raise RegistryError(f"gate metric must be one of {GATE_METRICS}, got {gate_metric!r}")
         if gate_margin is not None and not gate_margin >= 0:
             raise RegistryError(f"gate margin must be a number >= 0, got {gate_margin!r}")
+        if shadow_events is not None and (isinstance(shadow_events, bool) or not isinstance(shadow_events, int)
+                                          or shadow_events < 0):
+            raise RegistryError(f"shadow events must be an integer >= 0, got {shadow_events!r}")
         if trainer_params is not None and not isinstance(trainer_params, dict):
             raise RegistryError(f"trainer parameters must be a dict, got {type(trainer_params).__name__}")
         now = _now_ms()
@@ -179,6 +185,8 @@ class Registry:
                         row.gate_metric = gate_metric or None
                     if gate_margin is not None:
                         row.gate_margin = float(gate_margin)
+                    if shadow_events is not None:
+                        row.shadow_events = shadow_events
                     row.updated_at = now
                     s.flush()
                     return ModelRecord._of(row)
@@ -289,6 +297,8 @@ class Registry:
                           .values(status="archived", status_reason=f"replaced by v{num}",
                                   status_changed_at=now))
             row = VersionRow(version_num=num, created_at=now, **fields)
+            if fields["status"] == "shadow":
+                row.status_reason, row.status_changed_at = _IN_SHADOW, now
             s.add(row)
             s.flush()
             if fields["request_id"] is not None:
@@ -304,34 +314,91 @@ class Registry:
         if target.artifact_uri is None or target.sha256 is None:
             raise RegistryError(f"version {version} of {model_id!r} has no artifact "
                                 f"(it was {target.status}: {target.reason})")
-        return self._make_champion(model_id, int(version), demote_to="archived", reason=reason)
-
-    def rollback(self, model_id: str, reason: str | None = None) -> VersionRecord:
-        """Demote the champion and restore the newest earlier version that was champion."""
-        current = self.champion(model_id)
-        if current is None:
-            raise RegistryError(f"model {model_id!r} has no champion to roll back")
-        earlier = [v for v in self.versions(model_id)
-                   if v.status == "archived" and int(v.version) < int(current.version)
-                   and v.artifact_uri and v.sha256]
-        if not earlier:
-            raise RegistryError(f"model {model_id!r} has no earlier champion to go back to")
-        return self._make_champion(model_id, int(earlier[-1].version), demote_to="demoted",
-                                   reason=reason or f"rolled back from v{current.version}")
-
-    def _make_champion(self, model_id: str, num: int, demote_to: str, reason: str) -> VersionRecord:
-        now = _now_ms()
+        now, num = _now_ms(), int(version)
         with self._session() as s, s.begin():
             s.execute(update(VersionRow)
                       .where(VersionRow.model_id == model_id, VersionRow.status == "champion",
                              VersionRow.version_num != num)
-                      .values(status=demote_to, status_changed_at=now,
-                              status_reason=f"{'demoted' if demote_to == 'demoted' else 'replaced'}"
-                                            f" by hand: v{num} is champion ({reason})"))
+                      .values(status="archived", status_changed_at=now,
+                              status_reason=f"replaced by hand: v{num} is champion ({reason})"))
             s.execute(update(VersionRow)
                       .where(VersionRow.model_id == model_id, VersionRow.version_num == num)
                       .values(status="champion", status_reason=reason, status_changed_at=now))
+        return self.get(model_id, version)
+
+    def rollback(self, model_id: str, reason: str | None = None, *, from_version: str | None = None,
+                 request_id: str | None = None) -> VersionRecord | None:
+        """Demote the champion and restore the newest earlier version that was champion.
+
+        A demoted version is never restored. With ``from_version``, only if
+        that version is still the champion; otherwise nothing changes and
+        None is returned (rolled back already, or overtaken by another
+        champion), so a request that is delivered twice rolls back once. With
+        ``request_id``, the retrain run of that request is closed in the same
+        transaction: with the restored version, or with why nothing changed.
+        """
+        now = _now_ms()
+        with self._session() as s, s.begin():
+            current = s.scalars(select(VersionRow).where(VersionRow.model_id == model_id,
+                                                         VersionRow.status == "champion")).first()
+            if current is None:
+                raise RegistryError(f"model {model_id!r} has no champion to roll back")
+            if from_version is not None and str(current.version_num) != str(from_version):
+                if request_id is not None:
+                    self._close_run(s, model_id, request_id, "finished",
+                                    f"nothing to roll back: v{from_version} is not the champion "
+                                    f"(v{current.version_num} is)", None, now)
+                return None
+            earlier = s.scalars(select(VersionRow).where(
+                VersionRow.model_id == model_id, VersionRow.status == "archived",
+                VersionRow.version_num < current.version_num, VersionRow.artifact_uri.is_not(None),
+                VersionRow.sha256.is_not(None)).order_by(VersionRow.version_num.desc())).first()
+            if earlier is None:
+                raise RegistryError(f"model {model_id!r} has no earlier champion to go back to")
+            num, reason = earlier.version_num, reason or f"rolled back from v{current.version_num}"
+            # Demoted first: at most one champion at any moment (uq_driftline_one_champion).
+            s.execute(update(VersionRow).where(VersionRow.id == current.id)
+                      .values(status="demoted", status_changed_at=now,
+                              status_reason=f"demoted: v{num} is champion again ({reason})"))
+            s.execute(update(VersionRow).where(VersionRow.id == earlier.id)
+                      .values(status="champion", status_reason=reason, status_changed_at=now))
+            if request_id is not None:
+                self._close_run(s, model_id, request_id, "finished", reason, str(num), now)
         return self.get(model_id, str(num))
+
+    def conclude_shadow(self, model_id: str, version: str, *, promote: bool, reason: str,
+                        figures: dict, request_id: str | None = None) -> VersionRecord:
+        """Promote a version in shadow (the champion is archived) or reject it, with the figures.
+
+        The figures go into the version's metrics under ``"shadow"``, the
+        reason into its status reason and the outcome of ``request_id``'s
+        run. A rejected version keeps no artifact, like every rejected one
+        (the caller removes the file). A version no longer in shadow is
+        returned as it is: concluded before, by a worker that then died.
+        """
+        now = _now_ms()
+        with self._session() as s, s.begin():
+            row = s.scalars(select(VersionRow).where(VersionRow.model_id == model_id,
+                                                     VersionRow.version_num == int(version))).first()
+            if row is None:
+                raise RegistryError(f"no version {version!r} of model {model_id!r}")
+            if row.status == "shadow":
+                values: dict[str, Any] = {"status": "champion"}
+                if promote:
+                    s.execute(update(VersionRow)
+                              .where(VersionRow.model_id == model_id, VersionRow.status == "champion")
+                              .values(status="archived", status_changed_at=now,
+                                      status_reason=f"replaced by v{version} after its shadow run"))
+                else:
+                    values = {"status": "rejected", "artifact_uri": None, "sha256": None}
+                s.execute(update(VersionRow).where(VersionRow.id == row.id)
+                          .values(metrics={**row.metrics, "shadow": dict(figures)},
+                                  status_reason=reason, status_changed_at=now, **values))
+                if request_id is not None:
+                    s.execute(update(RunRow).where(RunRow.model_id == model_id,
+                                                   RunRow.request_id == request_id)
+                              .values(outcome=reason))
+        return self.get(model_id, version)
 
     # ------------------------------------------------------------ retrain runs
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TASKS = ("classification", "regression")
-STATUSES = ("champion", "rejected", "archived", "demoted")
+STATUSES = ("champion", "rejected", "archived", "demoted", "shadow")
 RUN_STATES = ("started", "finished", "failed")
 DEFAULT_TASK = "classification"
 
@@ -52,6 +52,8 @@ class ModelRow(Base):
     gate_margin: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    # Added in revision 0003. NULL: the worker's DRIFTLINE_SHADOW_EVENTS; 0: no shadow run.
+    shadow_events: Mapped[int | None] = mapped_column(Integer)
 
 
 class VersionRow(Base):
