@@ -1,0 +1,85 @@
+"""The loop benchmark's harness on a tiny run: row shapes, and drifts where the streams say.
+
+These check the machinery, not the figures: the figures are what
+``python benchmarks/loop.py`` is for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import loop
+from benchmarks.loop_streams import synthetic
+
+# river's STAGGER concepts, on its integer codes: size (0 small), color (0 red, 2 green), shape (0 circle).
+STAGGER_RULES = [
+    lambda x: int(x["size"] == 0 and x["color"] == 0),
+    lambda x: int(x["color"] == 2 or x["shape"] == 0),
+    lambda x: int(x["size"] in (1, 2)),
+]
+
+
+def agreement(events: list, rule, lo: int, hi: int) -> float:
+    return float(np.mean([rule(x) == y for x, y in events[lo:hi]]))
+
+
+def test_abrupt_drifts_are_where_the_stream_says() -> None:
+    stream = synthetic("stagger", "abrupt", n=3000, drifts_at=(1000, 2000), seed=3)
+    events = list(stream.events())
+    for k, (lo, hi) in enumerate([(0, 1000), (1000, 2000), (2000, 3000)]):
+        assert agreement(events, STAGGER_RULES[k], lo, hi) == 1.0
+        assert agreement(events, STAGGER_RULES[(k + 1) % 3], lo, hi) < 0.9
+    assert events == list(stream.events())  # the same seed gives the same stream
+
+
+def test_gradual_drifts_cross_over_at_their_centre() -> None:
+    stream = synthetic("stagger", "gradual", n=4000, drifts_at=(2000,), width=1000, seed=3)
+    events = list(stream.events())
+    old, new = STAGGER_RULES[0], STAGGER_RULES[1]
+    # Far from the centre almost every event is of one concept (the sigmoid's tails are thin).
+    assert agreement(events, old, 0, 1000) > 0.99 and agreement(events, new, 3000, 4000) > 0.99
+    # Around the centre both concepts are drawn: neither rule explains everything.
+    assert agreement(events, old, 1800, 2200) < 1.0 and agreement(events, new, 1800, 2200) < 1.0
+
+
+def test_unknown_streams_are_named() -> None:
+    with pytest.raises(ValueError, match="unknown stream 'sine'"):
+        synthetic("sine", "abrupt", n=10, drifts_at=())
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    stream = synthetic("agrawal", "abrupt", n=3000, drifts_at=(1500,), seed=2)
+    return loop.run_stream(stream, loop.bench_settings(min_train_examples=300), period=1000, delay=100)
+
+
+def test_one_row_per_contender_with_every_column(rows: list[dict]) -> None:
+    assert [r["contender"] for r in rows] == ["static", "periodic", "driftline", "arf", "hat", "oracle"]
+    for r in rows:
+        assert set(r) == {"stream", "contender", "events", "drifts", "accuracy", "after_drift",
+                          "after_each_drift", "retrains", "delay", "drifts_answered", "seconds"}
+        assert r["stream"] == "agrawal-abrupt" and r["events"] == 3000 and r["drifts"] == [1500]
+        assert 0.0 <= r["accuracy"] <= 1.0 and len(r["after_each_drift"]) == 1
+        json.dumps(r)  # --json prints these as they are
+
+
+def test_the_loop_closes_on_the_tiny_run(rows: list[dict]) -> None:
+    by = {r["contender"]: r for r in rows}
+    assert by["static"]["retrains"] == 0 and by["arf"]["retrains"] is None
+    # The oracle waits for 300 post-drift labels, 100 events late: its model serves 400 events after.
+    assert by["oracle"]["retrains"] == 1 and by["oracle"]["delay"] == 400
+    # driftline found the drift and its retrained champion serves before the stream ends.
+    assert by["driftline"]["drifts_answered"] == 1 and by["driftline"]["retrains"] >= 1
+    assert by["driftline"]["after_drift"] > by["static"]["after_drift"]
+    assert not math.isnan(by["periodic"]["accuracy"])
+
+
+def test_json_lines(capsys: pytest.CaptureFixture) -> None:
+    loop.main(["--quick", "--json", "--events", "1200", "--min-train", "200", "--delay", "50"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 12  # two streams, six contenders
+    assert {json.loads(line)["stream"] for line in lines} == {"agrawal-abrupt", "sea-gradual"}
