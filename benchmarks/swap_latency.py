@@ -57,15 +57,17 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from benchmarks.swap_stages import STAGES, Recorded, periodic_delay, spread, stages  # noqa: E402
+from benchmarks.swap_stages import (  # noqa: E402
+    STAGES, Recorded, periodic_rows, spread, stage_rows, stages,
+)
 
 from driftline.contract import (  # noqa: E402
-    Topics, decode_alert, decode_model_version, decode_retrain_request,
+    Topics, decode_alert, decode_metrics, decode_model_version, decode_retrain_request,
 )
 from driftline.settings import ENV, Settings  # noqa: E402
 
 # The topics whose record timestamps are read; the broker stamps them on append.
-APPEND_TIME_TOPICS = ("predictions", "alerts", "retrain_requests", "model_versions")
+APPEND_TIME_TOPICS = ("predictions", "alerts", "retrain_requests", "model_versions", "metrics")
 
 
 @contextlib.contextmanager
@@ -249,7 +251,7 @@ def record(settings: Settings, model_id: str, drift_at: int, report: Any,
                     requests=events(t.retrain_requests, decode_retrain_request),
                     versions=events(t.model_versions, decode_model_version),
                     created_at=created, run_started=started, report=report,
-                    feedback_delay_ms=feedback_delay_ms)
+                    feedback_delay_ms=feedback_delay_ms, metrics=events(t.metrics, decode_metrics))
 
 
 def demo_figures(rec: Recorded) -> dict[str, Any]:
@@ -314,29 +316,6 @@ def demo_run(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
 # ------------------------------------------------------------------ report
 
 
-def stage_rows(runs: list[dict]) -> list[dict]:
-    ok = [r for r in runs if r["outcome"] == "swapped"]
-    out = []
-    for name in [*STAGES, "total"]:
-        for unit in ("s", "events"):
-            out.append({"kind": "stage", "stage": name, "unit": unit,
-                        **spread(r[f"{name}_{unit}"] for r in ok)})
-    for name in ("detect_events", "monitor_lag_s", "monitor_lag_events", "pickup_s", "train_s",
-                 "acc_before", "acc_drifted", "acc_after"):
-        out.append({"kind": "stage", "stage": name, "unit": "", **spread(r.get(name) for r in ok)})
-    return out
-
-
-def periodic_rows(runs: list[dict], periods: list[int], rate: float) -> list[dict]:
-    ok = [r for r in runs if r["outcome"] == "swapped"]
-    train = spread(r["train_s"] for r in ok)["median"]
-    ship = spread(r["registered_published_s"] + r["published_serving_s"] for r in ok)["median"]
-    if train is None or ship is None:
-        return []
-    return [{"kind": "baseline", "baseline": "periodic", "train_s": train, "ship_s": ship,
-             **periodic_delay(k, rate, train, ship)} for k in periods]
-
-
 def _f(v: Any, fmt: str = "{:.1f}") -> str:
     return "-" if v is None else fmt.format(v)
 
@@ -357,7 +336,8 @@ def print_tables(runs: list[dict], stage_stats: list[dict], periodic: list[dict]
         for r in runs:
             if r["outcome"] != "swapped":
                 print(f"  {r['run']:>3} {r['seed']:>4} {_f(r.get('v1_live_at'), '{}'):>6} "
-                      f"{r['drift_at']:>6}  {r['outcome']}")
+                      f"{r['drift_at']:>6}  {r['outcome']} in {r['events']} events (the monitor "
+                      f"{_f(r.get('monitor_behind_end'), '{}')} events behind at its last snapshot)")
                 continue
             fmt = "{:.2f}" if unit == "s" else "{}"
             print(f"  {r['run']:>3} {r['seed']:>4} {r['v1_live_at']:>6} {r['drift_at']:>6} "
@@ -385,6 +365,9 @@ def print_tables(runs: list[dict], stage_stats: list[dict], periodic: list[dict]
     v1 = spread(r.get("v1_serving_s") for r in runs)
     print(f"  first version serving              {_f(v1['median'], '{:.1f}')} s after the first "
           f"prediction (median; min {_f(v1['min'])}, max {_f(v1['max'])})")
+    print(f"  monitor behind the service         {_f(by['monitor_behind_at_drift']['median'], '{:.0f}')} "
+          f"events at the drift, {_f(by['monitor_behind_max']['median'], '{:.0f}')} at most (medians; "
+          f"from its metrics snapshots)")
     print(f"  runs that closed the loop          {len(ok)} of {len(runs)}")
     total = spread(r["total_events"] for r in ok)["median"]
     print("\nbaselines, same run")

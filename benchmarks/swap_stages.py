@@ -18,7 +18,7 @@ events. The alert also names the event its detection rests on (its
 ``event_ts``), which is the detection delay proper.
 
 >>> import numpy as np
->>> from driftline.contract import Alert, ModelVersion, RetrainRequest
+>>> from driftline.contract import Alert, Metrics, ModelVersion, RetrainRequest
 >>> from driftline.producers.report import SimReport
 >>> n, drift = 100, 50
 >>> wall = 1_000 + 10 * np.arange(n)  # one prediction every 10 ms of wall time
@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from driftline.contract import Alert, ModelVersion, RetrainRequest
+from driftline.contract import Alert, Metrics, ModelVersion, RetrainRequest
 from driftline.producers.report import SimReport
 
 DRIFT_KINDS = ("concept_drift", "performance")
@@ -91,6 +91,9 @@ class Recorded:
         The simulator's report of the same predictions.
     feedback_delay_ms
         Event time between a prediction and its label.
+    metrics
+        The monitor's snapshots, ``(record timestamp, event)``: its ``event_ts`` is the
+        newest event time the monitor had seen, so they show how far behind it was.
     """
 
     drift_at: int
@@ -103,6 +106,7 @@ class Recorded:
     run_started: dict[str, int]
     report: SimReport
     feedback_delay_ms: int = 0
+    metrics: Sequence[tuple[int, Metrics]] = ()
 
     def position(self, wall: int) -> int:
         """Predictions published at or before wall-clock ``wall`` (the event being served next)."""
@@ -143,6 +147,7 @@ def stages(rec: Recorded) -> dict[str, Any]:
     row["false_alerts"] = sum(1 for _, a in rec.alerts if a.kind in DRIFT_KINDS
                               and rec.index_of_event_ts(a.event_ts) < d)
     row.update(_first_version(rec, first))
+    row.update(_monitor_behind(rec))
     if n <= d:
         return {**row, "outcome": "the run ended before the drift"}
     if first is None or first[0] >= d:
@@ -227,6 +232,18 @@ def _first_version(rec: Recorded, first: tuple[int, str] | None) -> dict[str, fl
     return out
 
 
+def _monitor_behind(rec: Recorded) -> dict[str, int | None]:
+    """Events the service had published that the monitor had not seen yet: at the last
+    snapshot before the drift, at most over the run, and at its last snapshot."""
+    lags = [(w, rec.position(w) - rec.index_of_event_ts(m.event_ts))
+            for w, m in sorted(rec.metrics, key=lambda x: x[0])]
+    drift_wall = int(rec.wall_ms[rec.drift_at]) if rec.drift_at < len(rec.wall_ms) else None
+    before = [lag for w, lag in lags if drift_wall is None or w <= drift_wall]
+    return {"monitor_behind_at_drift": before[-1] if before else None,
+            "monitor_behind_max": max((lag for _, lag in lags), default=None),
+            "monitor_behind_end": lags[-1][1] if lags else None}
+
+
 def spread(values: Iterable[float | None]) -> dict[str, float | None]:
     """Median, min, max and count of the values that are not None.
 
@@ -262,3 +279,29 @@ def periodic_delay(period: int, rate: float, train_s: float, ship_s: float) -> d
     pipeline = (train_s + ship_s) * rate
     return {"period": period, "wait_events": wait, "pipeline_events": pipeline,
             "total_events": wait + pipeline, "total_s": round((wait + pipeline) / rate, 3)}
+
+
+def stage_rows(runs: list[dict]) -> list[dict]:
+    """Median, min and max of every stage and figure over the runs that swapped."""
+    ok = [r for r in runs if r["outcome"] == "swapped"]
+    out = []
+    for name in [*STAGES, "total"]:
+        for unit in ("s", "events"):
+            out.append({"kind": "stage", "stage": name, "unit": unit,
+                        **spread(r[f"{name}_{unit}"] for r in ok)})
+    for name in ("detect_events", "monitor_lag_s", "monitor_lag_events", "pickup_s", "train_s",
+                 "acc_before", "acc_drifted", "acc_after", "monitor_behind_at_drift",
+                 "monitor_behind_max"):
+        out.append({"kind": "stage", "stage": name, "unit": "", **spread(r.get(name) for r in ok)})
+    return out
+
+
+def periodic_rows(runs: list[dict], periods: list[int], rate: float) -> list[dict]:
+    """The periodic baseline for each period, from the median measured training and shipping time."""
+    ok = [r for r in runs if r["outcome"] == "swapped"]
+    train = spread(r["train_s"] for r in ok)["median"]
+    ship = spread(r["registered_published_s"] + r["published_serving_s"] for r in ok)["median"]
+    if train is None or ship is None:
+        return []
+    return [{"kind": "baseline", "baseline": "periodic", "train_s": train, "ship_s": ship,
+             **periodic_delay(k, rate, train, ship)} for k in periods]

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from benchmarks.swap_latency import DriftWhenServing, StopAfterSwap, demo_figures
-from benchmarks.swap_stages import STAGES, Recorded, periodic_delay, spread, stages
-from driftline.contract import Alert, ModelVersion, RetrainRequest
+from benchmarks.swap_stages import (
+    STAGES, Recorded, periodic_delay, periodic_rows, spread, stage_rows, stages,
+)
+from driftline.contract import Alert, Metrics, ModelVersion, RetrainRequest
 from driftline.producers.report import SimReport
 
 T0 = 1_700_000_000_000  # event time of event 0, epoch ms
@@ -212,3 +214,32 @@ def test_periodic_baseline_is_half_the_period_plus_the_measured_pipeline():
 
 def test_spread_ignores_missing_values():
     assert spread([4.0, None, 1.0, 2.0, 3.0]) == {"median": 2.5, "min": 1.0, "max": 4.0, "n": 4}
+
+
+def test_summary_rows_take_the_runs_that_swapped_only():
+    runs = [stages(closed_loop()), stages(closed_loop(lag_ms=500)), {"outcome": "no alert after the drift"}]
+    by = {(r["stage"], r["unit"]): r for r in stage_rows(runs)}
+    assert by[("total", "events")] == {"kind": "stage", "stage": "total", "unit": "events",
+                                       "median": 1500.0, "min": 1500, "max": 1500, "n": 2}
+    assert (by[("drift_alert", "s")]["min"], by[("drift_alert", "s")]["max"]) == (pytest.approx(-0.2), 0.3)
+    assert by[("train_s", "")]["median"] == 1.5
+    (p,) = periodic_rows(runs, [10_000], 1000.0)
+    # ship: registered -> published 0.01 s + published -> serving 0.1 s (the lagged run: 0.6 s).
+    assert (p["train_s"], p["ship_s"]) == (1.5, pytest.approx(0.36))
+    assert p["total_events"] == pytest.approx(5000 + 1860)
+    assert periodic_rows(runs[2:], [10_000], 1000.0) == []
+
+
+def snapshot(event_index: int) -> Metrics:
+    return Metrics("m", "1", ts=0, event_ts=T0 + event_index, n_predictions=0, n_labeled=0,
+                   n_expired=0, n_invalid=0, accuracy=None, label_coverage=None, features={})
+
+
+def test_how_far_behind_the_monitor_was_comes_from_its_snapshots():
+    rec = closed_loop()
+    # At wall T0+2000 the monitor had seen up to event 1800; at 4000, 3000; at 5000, 4900.
+    metrics = [(T0 + 4000, snapshot(3000)), (T0 + 2000, snapshot(1800)), (T0 + 5000, snapshot(4900))]
+    row = stages(Recorded(**{**vars(rec), "metrics": metrics}))
+    assert (row["monitor_behind_at_drift"], row["monitor_behind_max"], row["monitor_behind_end"]) \
+        == (201, 1001, 101)
+    assert stages(rec)["monitor_behind_max"] is None
