@@ -160,8 +160,8 @@ class Registry:
             raise RegistryError(f"gate metric must be one of {GATE_METRICS}, got {gate_metric!r}")
         if gate_margin is not None and not gate_margin >= 0:
             raise RegistryError(f"gate margin must be a number >= 0, got {gate_margin!r}")
-        if shadow_events is not None and (isinstance(shadow_events, bool) or not isinstance(shadow_events, int)
-                                          or shadow_events < 0):
+        if shadow_events is not None and (isinstance(shadow_events, bool)
+                                          or not isinstance(shadow_events, int) or shadow_events < 0):
             raise RegistryError(f"shadow events must be an integer >= 0, got {shadow_events!r}")
         if trainer_params is not None and not isinstance(trainer_params, dict):
             raise RegistryError(f"trainer parameters must be a dict, got {type(trainer_params).__name__}")

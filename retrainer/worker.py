@@ -24,6 +24,17 @@ dying on it), and a request that keeps failing for infrastructure reasons
 (database or broker down): that one is retried from the same offset with a
 doubling wait, ``DRIFTLINE_RETRAIN_MAX_ATTEMPTS`` times in all, then given up.
 
+A request with action ``rollback`` (the monitor's, when a promoted version
+fell short of its gate score) demotes that version if it is still the
+champion, restores the previous champion and publishes it; the restore and
+the close of its run are one transaction, so a redelivered request rolls
+back once and only publishes again. With shadow runs on
+(``DRIFTLINE_SHADOW_EVENTS`` or a registration's ``shadow_events``), a
+challenger the gate would promote is scored next to the champion on live
+labeled events first (:mod:`~driftline.retrainer.shadow`); a worker that dies
+meanwhile leaves a version in shadow, which the redelivered request
+resumes.
+
 A worker that died between writing an artifact and registering its version
 leaves a file no version points to; :func:`sweep_orphan_artifacts` removes
 such files, once they are old enough, when a worker starts.
@@ -66,7 +77,6 @@ from kafka.structs import OffsetAndMetadata
 from driftline.contract import (
     VERSION_STATUSES,
     DeadLetter,
-    ModelVersion,
     RetrainRequest,
     Topics,
     decode_retrain_request,
@@ -75,6 +85,7 @@ from driftline.exceptions import BrokerUnavailable, InvalidEvent
 from driftline.kafka_admin import ensure_topics
 from driftline.retrainer.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import (
+    RegistryError,
     RetrainerError,
     TrainerLoadError,
     TrainingInterrupted,
@@ -83,6 +94,7 @@ from driftline.retrainer.exceptions import (
 from driftline.retrainer.frame import labeled_frame
 from driftline.retrainer.job import retrain
 from driftline.retrainer.registry import Registry, VersionRecord
+from driftline.retrainer.shadow import ShadowRegistrations, run_shadow, shadow_events
 from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
 from driftline.retrainer.window import read_window
 from driftline.settings import Settings
@@ -176,8 +188,9 @@ class RetrainWorker:
                 group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest",
                 # One request per poll: each is committed on its own, after its version is out.
                 max_poll_records=1,
-                # A request may wait retrain_wait_s for labels and then train.
-                max_poll_interval_ms=int((settings.retrain_wait_s + (settings.train_timeout_s or 3600.0)
+                # A request may wait retrain_wait_s for labels, train, then wait
+                # retrain_wait_s again for the labels of a shadow run.
+                max_poll_interval_ms=int((2 * settings.retrain_wait_s + (settings.train_timeout_s or 3600.0)
                                           + 300.0) * 1000),
             )
         except KafkaTimeoutError as exc:  # the clients bootstrap in __init__
@@ -266,10 +279,14 @@ class RetrainWorker:
     def handle(self, request: RetrainRequest) -> VersionRecord | None:
         """Read the window, retrain (once per request), publish the version and wait for the ack.
 
+        A version that passes the gate is shadowed first if the model's
+        shadow runs are on; a rollback request is handled by :meth:`rollback`.
         Returns ``None`` for a request whose run failed before (nothing to
         publish), and raises :class:`RequestAbandoned` for one that cannot
         yield a version (see the module notes).
         """
+        if request.is_rollback:
+            return self.rollback(request)
         model_id, request_id = request.model_id, request.request_id
         record = self.registry.find_by_request(model_id, request_id)
         if record is None:
@@ -279,11 +296,51 @@ class RetrainWorker:
                 return None
             self._check(request, run.attempts)
             events, window = read_window(self.settings, model_id, request.since_ts, stop=self._stop)
+            # A first version has no champion to be shadowed next to.
+            shadowed = (shadow_events(self.settings, self.registry.model(model_id)) > 0
+                        and self.registry.champion(model_id) is not None)
             try:
-                record = retrain(request, labeled_frame(events), self.registry, self.store,
-                                 self.settings, self.trainer_spec, window, stop=self._stop)
+                record = retrain(request, labeled_frame(events),
+                                 ShadowRegistrations(self.registry) if shadowed else self.registry,
+                                 self.store, self.settings, self.trainer_spec, window, stop=self._stop)
             except TrainerLoadError as exc:
                 raise RequestAbandoned(f"the trainer of model {model_id!r} cannot be loaded: {exc}") from exc
+        if record.status == "shadow":
+            record = run_shadow(record, self.registry, self.store, self.settings,
+                                request_id=request_id, stop=self._stop)
+            log.info("model %s v%s %s: %s", model_id, record.version, record.status, record.status_reason)
+        self._publish(record)
+        return record
+
+    def rollback(self, request: RetrainRequest) -> VersionRecord | None:
+        """Demote ``request.model_version`` if it is still the champion, restore and publish the previous one.
+
+        Returns the restored champion, or ``None`` if there was nothing to do
+        (rolled back already, or another version is champion now). A model
+        with no earlier champion to go back to raises :class:`RequestAbandoned`.
+        """
+        model_id, request_id, version = request.model_id, request.request_id, request.model_version
+        run = self.registry.start_run(model_id, request_id, self.worker_id, request.alert_ids)
+        if run.state == "failed":
+            return None
+        if run.state == "finished":
+            # Done before; the worker may have died before the announcement was acked.
+            champion = self.registry.champion(model_id)
+            if champion is None or champion.version != run.version:
+                return None
+            record = champion
+        else:
+            self._check(request, run.attempts)
+            reason = f"rolled back from v{version}: {request.reason or f'request {request_id}'}"
+            try:
+                record = self.registry.rollback(model_id, reason, from_version=version,
+                                                request_id=request_id)
+            except RegistryError as exc:
+                raise RequestAbandoned(f"cannot roll back v{version} of {model_id!r}: {exc}") from exc
+            if record is None:
+                log.info("rollback of %s v%s: nothing to do, it is not the champion", model_id, version)
+                return None
+            log.warning("model %s: v%s demoted, v%s is champion again", model_id, version, record.version)
         self._publish(record)
         return record
 
@@ -306,12 +363,7 @@ class RetrainWorker:
             # An archived version was announced when it was made and has been
             # superseded since; announcing it again would roll services back.
             return
-        event = ModelVersion(
-            model_id=record.model_id, version=record.version, status=record.status,
-            parent_version=record.parent_version, request_id=record.request_id,
-            artifact_uri=record.artifact_uri, sha256=record.sha256, metrics=record.metrics,
-            ts=_now_ms(), reason=record.reason,
-        )
+        event = record.announcement(_now_ms())
         self._send(self.topics.model_versions, event.key, event.encode())
         self.stats["published"] += 1
 
