@@ -33,6 +33,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _events(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
 def _port(text: str) -> int:
     value = _positive_int(text)
     if value > 65535:
@@ -197,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
                          f"the worker's $DRIFTLINE_GATE_METRIC")
     mr.add_argument("--gate-margin", type=_non_negative, metavar="X",
                     help="what a challenger must gain over the champion")
+    mr.add_argument("--shadow-events", type=_events, metavar="N",
+                    help="score a challenger that passed the gate next to the champion on N live "
+                         "labeled events before promoting it; 0: promote at once (default: "
+                         "$DRIFTLINE_SHADOW_EVENTS)")
     mr.add_argument("--json", **as_json)
     mp = ms.add_parser("promote", help="make a version the champion and publish it")
     mp.add_argument("model_id", metavar="MODEL")

@@ -197,7 +197,7 @@ def _register(args: argparse.Namespace, registry) -> int:
         params = dict(args.param)
     model = registry.register_model(args.model_id, task=args.task, trainer=args.trainer,
                                     trainer_params=params, gate_metric=args.gate_metric,
-                                    gate_margin=args.gate_margin)
+                                    gate_margin=args.gate_margin, shadow_events=args.shadow_events)
     if getattr(args, "json", False):
         print(json.dumps(_registration_dict(model)))
     else:
@@ -209,9 +209,12 @@ def _register(args: argparse.Namespace, registry) -> int:
 def _describe_registration(model) -> str:
     params = json.dumps(model.trainer_params, sort_keys=True) if model.trainer_params else "none"
     margin = "DRIFTLINE_GATE_MARGIN" if model.gate_margin is None else f"{model.gate_margin:g}"
+    shadow = ("DRIFTLINE_SHADOW_EVENTS" if model.shadow_events is None
+              else f"{model.shadow_events} live labeled events" if model.shadow_events else "none")
     return (f"  task:     {model.task}\n"
             f"  trainer:  {model.trainer or 'the worker default'}  params: {params}\n"
-            f"  gate:     {model.gate_metric or 'DRIFTLINE_GATE_METRIC'}, margin {margin}")
+            f"  gate:     {model.gate_metric or 'DRIFTLINE_GATE_METRIC'}, margin {margin}\n"
+            f"  shadow:   {shadow}")
 
 
 def _list(args: argparse.Namespace, registry, settings: Settings) -> int:
@@ -253,6 +256,10 @@ def _show(args: argparse.Namespace, registry) -> int:
     print(f"model {args.model_id}")
     print(_describe_registration(model) if model else "  not registered: the worker's default "
                                                       "trainer and gate settings apply")
+    for v in registry.versions(args.model_id):
+        if v.status == "shadow":
+            print(f"in shadow: v{v.version} since {_when(v.status_changed_at or v.created_at)}, "
+                  f"scored next to the champion before promotion")
     if champion is None:
         print("champion: none yet")
         return 0
@@ -271,6 +278,11 @@ def _show(args: argparse.Namespace, registry) -> int:
     print(f"  gate:     {champion.reason}")
     print(f"  artifact: {champion.artifact_uri or '-'}  sha256: {champion.sha256 or '-'}")
     print(f"  reference profile for the monitor: {'stored' if champion.reference else 'none'}")
+    shadow = m.get("shadow") or {}
+    if shadow.get("n"):
+        print(f"  shadow:   {shadow.get('metric')} {_fmt(shadow.get('challenger'))} against the champion "
+              f"v{shadow.get('champion_version')}'s {_fmt(shadow.get('champion'))} on "
+              f"{shadow.get('n_events')} live labeled events")
     print("  lineage:  " + " <- ".join(f"v{v.version}" for v in lineage))
     return 0
 
@@ -305,7 +317,6 @@ def _history(args: argparse.Namespace, registry) -> int:
 
 def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
     """Promote or roll back in the registry, then announce the champion to services."""
-    from driftline.contract import ModelVersion
     from driftline.kafka_admin import ensure_topics
     from driftline.producers import EventPublisher
     from driftline.retrainer.registry import Registry
@@ -319,10 +330,7 @@ def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
         else:
             reason = f"rolled back by hand from v{before.version}" if before else ""
             record = registry.rollback(args.model_id, reason=reason)
-    event = ModelVersion(model_id=record.model_id, version=record.version, status="champion",
-                         parent_version=record.parent_version, request_id=record.request_id,
-                         artifact_uri=record.artifact_uri, sha256=record.sha256,
-                         metrics=record.metrics, ts=int(time.time() * 1000), reason=reason)
+    event = record.announcement(int(time.time() * 1000))
     with EventPublisher(settings) as publisher:
         publisher.publish(event)
     print(f"{record.model_id}: v{record.version} is champion ({reason}); published on "
