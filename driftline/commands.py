@@ -53,6 +53,7 @@ def _stop_on_signals() -> threading.Event:
 
 def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.kafka_admin import ensure_topics
+    from driftline.processes import group_of
     from driftline.retrainer.artifacts import ArtifactStore
     from driftline.retrainer.registry import Registry
     from driftline.retrainer.worker import RetrainWorker
@@ -60,7 +61,9 @@ def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     ensure_topics(settings)
     stop = _stop_on_signals()
     registry = Registry(settings.resolved_registry_url)
-    worker = RetrainWorker(settings, registry, ArtifactStore(settings.artifact_path))
+    # One group per topic prefix, like the monitor's: deployments sharing a cluster stay apart.
+    worker = RetrainWorker(settings, registry, ArtifactStore(settings.artifact_path),
+                           group_id=group_of(settings, "retrainer"))
     try:
         worker.run(stop)
     finally:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -24,12 +26,57 @@ def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict
     return env
 
 
+def group_of(settings: Settings, role: str) -> str | None:
+    """The consumer group a role's workers share, or None for a role without one.
+
+    >>> group_of(Settings(topic_prefix="prod."), "monitor"), group_of(Settings(), "simulate")
+    ('prod.monitor', None)
+    """
+    return f"{settings.topic_prefix}{role}" if role in ("monitor", "retrainer") else None
+
+
+def wait_ready(settings: Settings, procs: dict[str, subprocess.Popen], timeout_s: float) -> None:
+    """Wait until every role in ``procs`` that consumes has joined its consumer group.
+
+    Traffic sent before then is not lost, but a worker that is still starting
+    (a faust worker takes seconds) makes every measured delay longer. Returns
+    early if a role exits; :func:`run_roles` reports that when it is left.
+    """
+    from kafka import KafkaAdminClient
+
+    groups = [g for g in (group_of(settings, role) for role in procs) if g]
+    if not groups:
+        return
+    # kafka-python warns that it cannot decode faust's member metadata; only the state is read.
+    logging.getLogger("kafka.admin").setLevel(logging.ERROR)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs.values()):
+                return
+            try:
+                info = admin.describe_groups(groups)
+            except Exception:  # the coordinator may not exist yet
+                info = {}
+            if all(info.get(g, {}).get("group_state") == "Stable" and info[g].get("members")
+                   for g in groups):
+                return
+            time.sleep(0.2)
+    finally:
+        admin.close()
+    raise DriftlineError(f"{', '.join(procs)} did not join their consumer groups "
+                         f"({', '.join(groups)}) within {timeout_s:.0f} s")
+
+
 @contextlib.contextmanager
 def run_roles(settings: Settings, roles: Iterable[str], log_dir: Path,
-              grace_s: float = 30.0) -> Iterator[dict[str, subprocess.Popen]]:
+              grace_s: float = 30.0, ready_s: float = 120.0) -> Iterator[dict[str, subprocess.Popen]]:
     """Start ``driftline <role>`` for each role; stop them (SIGTERM, then SIGKILL) after.
 
-    Raises :class:`DriftlineError` on leaving if a role died on its own.
+    Yields once every role has joined its consumer group (at most ``ready_s``;
+    0 does not wait). Raises :class:`DriftlineError` on leaving if a role died
+    on its own.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     env = settings_env(settings)
@@ -40,6 +87,8 @@ def run_roles(settings: Settings, roles: Iterable[str], log_dir: Path,
                 procs[role] = subprocess.Popen(
                     [sys.executable, "-m", "driftline", role], env=env, stdout=log,
                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if ready_s:
+            wait_ready(settings, procs, ready_s)
         yield procs
         dead = {r: p.returncode for r, p in procs.items() if p.poll() is not None}
         if dead:
