@@ -294,7 +294,7 @@ def one_run(bootstrap: str, args: argparse.Namespace, k: int) -> dict[str, Any]:
 
 
 def demo_run(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One ``driftline demo`` with its own defaults on the same broker: its alert and live figures."""
+    """One ``driftline demo`` with its default events and drift on the same broker: its summary."""
     with tempfile.TemporaryDirectory(prefix="driftline-swap-demo-") as home:
         env = {**os.environ, ENV["kafka_bootstrap"]: bootstrap, ENV["home"]: home,
                ENV["topic_prefix"]: f"swapdemo{uuid.uuid4().hex[:8]}."}
@@ -303,13 +303,18 @@ def demo_run(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     out = done.stdout
-    drift = re.search(r"drift            at event (\d+)", out)
-    alert = re.search(r"alert            at event \d+ \((-?\d+) events after", out)
-    live = re.search(r"live             at event \d+ \((-?\d+) events after", out)
+
+    def number(pattern: str) -> int | None:
+        found = re.search(pattern, out)
+        return int(found.group(1)) if found else None
+
+    summary = out[out.index("driftline demo: summary"):] if "driftline demo: summary" in out else ""
     return {"kind": "baseline", "baseline": "driftline demo", "exit": done.returncode,
-            "drift_at": int(drift.group(1)) if drift else None,
-            "alert_events": int(alert.group(1)) if alert else None,
-            "live_events": int(live.group(1)) if live else None,
+            "first_live_at": number(r"first version +v\S+ trained on the first labels, live at event (\d+)"),
+            "drift_at": number(r"drift +at event (\d+)"),
+            "alert_events": number(r"alert +at event \d+ \((-?\d+) events after"),
+            "live_events": number(r"live +at event \d+ \((-?\d+) events after"),
+            "summary": [line.strip() for line in summary.splitlines()[1:] if line.strip()],
             "wall_s": round(time.monotonic() - started, 1)}
 
 
@@ -339,14 +344,14 @@ def print_tables(runs: list[dict], stage_stats: list[dict], periodic: list[dict]
                       f"{r['drift_at']:>6}  {r['outcome']} in {r['events']} events (the monitor "
                       f"{_f(r.get('monitor_behind_end'), '{}')} events behind at its last snapshot)")
                 continue
-            fmt = "{:.2f}" if unit == "s" else "{}"
+            fmt = "{:.3f}" if unit == "s" else "{}"
             print(f"  {r['run']:>3} {r['seed']:>4} {r['v1_live_at']:>6} {r['drift_at']:>6} "
                   f"{r['detect_events']:>6} "
                   + " ".join(f"{_f(r[f'{k}_{unit}'], fmt):>11}" for k in keys)
                   + f" {_f(r['train_s'], '{:.2f}'):>7} {r['rate']:>6.0f} {r['load1']:>5.2f}")
         by = {(s["stage"], s["unit"]): s for s in stage_stats}
         for stat in ("median", "min", "max"):
-            fmt = "{:.2f}" if unit == "s" else "{:.0f}"
+            fmt = "{:.3f}" if unit == "s" else "{:.0f}"
             print(f"  {stat:>29} " + " ".join(f"{_f(by[(k, unit)][stat], fmt):>11}" for k in keys))
         print()
     by = {s["stage"]: s for s in stage_stats if s["unit"] == ""}
@@ -356,8 +361,11 @@ def print_tables(runs: list[dict], stage_stats: list[dict], periodic: list[dict]
     print(f"  label of that event out -> alert   {_f(by['monitor_lag_s']['median'], '{:.2f}')} s, "
           f"{_f(by['monitor_lag_events']['median'], '{:.0f}')} events (median: the monitor's "
           f"processing and lag)")
-    print(f"  request -> retrainer picks it up   {_f(by['pickup_s']['median'], '{:.2f}')} s median; "
-          f"training {_f(by['train_s']['median'], '{:.2f}')} s median of request -> registered")
+    print(f"  request -> registered (medians)    the retrainer picks it up in "
+          f"{_f(by['pickup_s']['median'], '{:.2f}')} s, trains {_f(by['train_s']['median'], '{:.2f}')} s "
+          f"on a window of {_f(by['n_examples']['median'], '{:.0f}')} labeled examples;")
+    print("                                     the rest waits for labels after the detection, "
+          "reads the window, gates, profiles")
     print(f"  accuracy (median over runs)        before the drift {_f(by['acc_before']['median'], '{:.1%}')}"
           f" | after the drift {_f(by['acc_drifted']['median'], '{:.1%}')}"
           f" | after the swap {_f(by['acc_after']['median'], '{:.1%}')}")
@@ -388,9 +396,12 @@ def print_tables(runs: list[dict], stage_stats: list[dict], periodic: list[dict]
     print(f"  the demo's summary on these runs: live {_f(demo_live['median'], '{:.0f}')} events after "
           f"the drift (median), {'the same as' if same else 'DIFFERENT from'} the total above")
     if demo is not None:
-        print(f"  driftline demo (its defaults, drift at {demo['drift_at']}, exit {demo['exit']}): "
+        print(f"  driftline demo, its default events and drift ({demo['wall_s']:.0f} s, "
+              f"exit {demo['exit']}): "
               f"alert {_f(demo['alert_events'], '{}')} and live {_f(demo['live_events'], '{}')} "
-              f"events after the drift ({demo['wall_s']:.0f} s)")
+              f"events after the drift; its summary:")
+        for line in demo["summary"]:
+            print(f"    {line}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--after", type=int, default=None,
                     help="events served after the swap (default 10000, quick 4000)")
     ap.add_argument("--max-events", type=int, default=None,
-                    help="events at most per run (default 200000, quick 100000)")
+                    help="events at most per run (default 200000, quick 80000)")
     ap.add_argument("--feedback-delay-ms", type=int, default=2000)
     ap.add_argument("--feedback-fraction", type=float, default=0.8)
     ap.add_argument("--seed", type=int, default=1)
@@ -418,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     args.runs = args.runs or (1 if args.quick else 5)
     args.margin = args.margin or (5_000 if args.quick else 10_000)
     args.after = args.after or (4_000 if args.quick else 10_000)
-    args.max_events = args.max_events or (100_000 if args.quick else 200_000)
+    args.max_events = args.max_events or (80_000 if args.quick else 200_000)
     if args.runs < 1 or not args.rate > 0 or min(args.margin, args.after, args.max_events) < 1:
         ap.error("--runs, --margin, --after and --max-events must be >= 1 and --rate > 0")
     periods = [int(p) for p in args.periods.split(",") if p.strip()]

@@ -195,7 +195,8 @@ def stages(rec: Recorded) -> dict[str, Any]:
                           and request_wall <= w <= published[version])
     metrics = announced.metrics or {}
     row.update(version=version, train_s=metrics.get("train_seconds"),
-               n_train=metrics.get("n_train"), holdout_accuracy=metrics.get("holdout_accuracy"))
+               n_examples=metrics.get("n_examples"), n_train=metrics.get("n_train"),
+               holdout_accuracy=metrics.get("holdout_accuracy"))
     started = rec.run_started.get(announced.request_id or "")
     row["pickup_s"] = _seconds(request_wall, started) if started is not None else None
 
@@ -290,8 +291,8 @@ def stage_rows(runs: list[dict]) -> list[dict]:
             out.append({"kind": "stage", "stage": name, "unit": unit,
                         **spread(r[f"{name}_{unit}"] for r in ok)})
     for name in ("detect_events", "monitor_lag_s", "monitor_lag_events", "pickup_s", "train_s",
-                 "acc_before", "acc_drifted", "acc_after", "monitor_behind_at_drift",
-                 "monitor_behind_max"):
+                 "n_examples", "acc_before", "acc_drifted", "acc_after",
+                 "monitor_behind_at_drift", "monitor_behind_max"):
         out.append({"kind": "stage", "stage": name, "unit": "", **spread(r.get(name) for r in ok)})
     return out
 
