@@ -53,6 +53,8 @@ class ReferenceProfile:
     ([[1.5], [None]], [['NL', '1'], [None, '0']])
     >>> ReferenceProfile.from_dict(d) == p
     True
+    >>> ReferenceProfile(["x", "<prediction>"], [], [[1.0, 2.5]], []).n_rows  # a regressor's
+    1
     >>> ReferenceProfile.from_dict({"format": 1})
     Traceback (most recent call last):
     ...
@@ -70,9 +72,12 @@ class ReferenceProfile:
     def __post_init__(self) -> None:
         self.numeric = list(self.numeric)
         self.categorical = list(self.categorical)
-        self.numeric_rows = np.asarray(self.numeric_rows, dtype=np.float64).reshape(-1, len(self.numeric))
-        self.categorical_rows = np.asarray(self.categorical_rows, dtype=object).reshape(
-            -1, len(self.categorical))
+        X = np.asarray(self.numeric_rows, dtype=np.float64)
+        C = np.asarray(self.categorical_rows, dtype=object)
+        # A side without columns still has rows: as many as the other side.
+        n = len(X) if self.numeric else len(C) if self.categorical else 0
+        self.numeric_rows = X.reshape(n if not self.numeric else -1, len(self.numeric))
+        self.categorical_rows = C.reshape(n if not self.categorical else -1, len(self.categorical))
         if len(set(self.numeric) | set(self.categorical)) != len(self.numeric) + len(self.categorical):
             raise ValueError(f"column names must be unique across numeric and categorical, "
                              f"got {self.numeric} and {self.categorical}")
@@ -112,6 +117,8 @@ class ReferenceProfile:
             raise ValueError(f"reference profile format {data.get('format')!r} is not {FORMAT}")
         numeric_rows = np.array([[np.nan if v is None else float(v) for v in row]
                                  for row in data["numeric_rows"]], dtype=np.float64)
+        if not data["numeric"]:
+            numeric_rows = np.empty((len(data["categorical_rows"]), 0))
         categorical_rows = np.empty((len(data["categorical_rows"]), len(data["categorical"])), dtype=object)
         for i, row in enumerate(data["categorical_rows"]):
             categorical_rows[i, :] = row
