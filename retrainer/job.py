@@ -40,6 +40,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from driftline.contract import RetrainRequest
@@ -129,6 +130,9 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
     if classification:  # accuracy is reported whatever the gate metric, as services read it
         metrics.update(holdout_accuracy=score("accuracy", y, challenger),
                        baseline_accuracy=baseline_accuracy(holdout))
+    else:  # the monitor tests a regressor's live errors against these
+        errors = np.abs(np.asarray(challenger.labels, dtype=np.float64) - np.asarray(y, dtype=np.float64))
+        metrics.update(holdout_mae=float(errors.mean()), holdout_abs_error_std=float(errors.std()))
 
     champion_answers, note = None, ""
     if champion is not None:
@@ -158,8 +162,12 @@ def _reference_profile(request: RetrainRequest, examples: pd.DataFrame, features
                        outcome: _Outcome, settings: Settings) -> dict | None:
     """What the monitor will watch the new version against, calibrated for its settings."""
     train, holdout = time_ordered_split(examples, settings.holdout_fraction)
-    score = {"metric": "accuracy", "value": outcome.metrics.get("holdout_accuracy"),
-             "n": outcome.metrics.get("n_holdout")}
+    m = outcome.metrics
+    if m.get("holdout_mae") is not None:
+        score = {"metric": "mae", "value": m["holdout_mae"], "std": m["holdout_abs_error_std"],
+                 "n": m.get("n_holdout")}
+    else:
+        score = {"metric": "accuracy", "value": m.get("holdout_accuracy"), "n": m.get("n_holdout")}
     try:
         profile = build_profile(train, holdout, features, outcome.model, score,
                                 reference_size=settings.reference_size,

@@ -239,3 +239,52 @@ def test_the_gate_is_given_the_registrations_metric_and_margin(
     retrain(request("q2"), frame(), registry, store, SETTINGS)
     assert [(s.gate_metric, s.gate_margin) for s in given] == [
         (SETTINGS.gate_metric, SETTINGS.gate_margin), ("f1", 0.05)]
+
+
+class Line:
+    """y = 2 x, a regressor."""
+
+    def predict_one(self, x: dict) -> float:
+        return 2.0 * x["x"]
+
+    def predict_many(self, rows: list[dict]) -> list:
+        return [self.predict_one(r) for r in rows]
+
+
+def fit_line(df: pd.DataFrame, features: list[str], label: str = "label") -> Line:
+    return Line()
+
+
+def test_a_champion_is_registered_with_its_reference_profile(registry: Registry,
+                                                               store: ArtifactStore) -> None:
+    from driftline.detectors.profile import ReferenceProfile
+
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS)
+    profile = ReferenceProfile.from_dict(record.reference)
+    assert "<prediction>" in profile.categorical and profile.n_rows == 1000
+    assert profile.performance == {"metric": "accuracy", "value": record.metrics["holdout_accuracy"],
+                                   "n": 300}
+    assert {"ks", "cusum", "chi2", "mmd"} <= set(profile.calibration)
+    rejected = retrain(request("q2"), frame(n=50), registry, store, SETTINGS)
+    assert rejected.status == "rejected" and rejected.reference is None
+
+
+def test_a_regressor_is_registered_with_its_holdout_error(registry: Registry,
+                                                           store: ArtifactStore) -> None:
+    import numpy as np
+
+    from driftline.detectors.profile import ReferenceProfile
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=600)
+    examples = pd.DataFrame({"event_id": [f"e{i}" for i in range(600)], "ts": np.arange(600),
+                             "label": 2.0 * x + rng.normal(scale=0.5, size=600), "x": x})
+    record = retrain(request("r1"), examples, registry, store,
+                     SETTINGS.replace(gate_metric="mae"), trainer_spec="tests.retrainer.test_job:fit_line")
+    assert record.status == "champion", record.reason
+    m = record.metrics
+    assert abs(m["holdout_mae"] - 0.4) < 0.08 and abs(m["holdout_abs_error_std"] - 0.3) < 0.08
+    profile = ReferenceProfile.from_dict(record.reference)
+    assert profile.numeric == ["x", "<prediction>"] and profile.categorical == []
+    assert profile.performance == {"metric": "mae", "value": m["holdout_mae"],
+                                   "std": m["holdout_abs_error_std"], "n": 180}
