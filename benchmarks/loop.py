@@ -27,12 +27,12 @@ stream, with at most one retrain more than there are drifts, and its mean
 accuracy is at least ARF's.
 
 Usage: python benchmarks/loop.py [--quick] [--json] [--events N] [--delay D] [--period K]
-Synthetic streams have 30k events by default (drifts at 7.5k, 15k, 22.5k);
-ARF dominates the time (about 700 events/s on an idle core). Measured on a
-2-core machine shared with other jobs (load average about 10): ``--quick``
-(two streams of 12k events) 49 s; the contenders of a full run at 40k events
-took 19 minutes in all, so the 30k default should stay under 20 minutes even
-there.
+Synthetic streams have 30k events by default (drifts at 7.5k, 15k, 22.5k).
+ARF dominates the time: 600-900 events/s on an idle core, about 200 on the
+2-core machine these figures were taken on, shared with other jobs (load
+average about 10). There, ``--quick`` (two streams of 12k events) took 49 s,
+and a full run about 6 minutes per synthetic stream; on two idle cores a full
+run should take about a third of that, which was not measured.
 """
 
 from __future__ import annotations
