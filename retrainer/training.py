@@ -104,6 +104,19 @@ def _context() -> Any:
     return ctx
 
 
+def start_fork_server() -> None:
+    """Start the fork server now rather than at the first training.
+
+    It imports pandas, river and the trainers before it forks anything: about
+    a second on an idle machine, several on a busy one, which a worker would
+    otherwise add to the first retrain after it starts.
+    """
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
 def run_trainer(
     spec: str, df: pd.DataFrame, features: list[str], label: str = "label", *,
     params: dict | None = None, timeout_s: float | None = 600.0,

@@ -96,6 +96,7 @@ from driftline.retrainer.job import retrain
 from driftline.retrainer.registry import Registry, VersionRecord
 from driftline.retrainer.shadow import ShadowRegistrations, run_shadow, shadow_events
 from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
+from driftline.retrainer.training import start_fork_server
 from driftline.retrainer.window import read_window
 from driftline.settings import Settings
 
@@ -208,6 +209,7 @@ class RetrainWorker:
         ensure_topics(self.settings)
         assert self._consumer is not None, "the worker is closed"
         self._consumer.subscribe([self.topics.retrain_requests])
+        start_fork_server()
         # Well past the longest a live worker spends between writing an artifact and registering it.
         grace_s = max(3600.0, 2 * (self.settings.train_timeout_s or 3600.0))
         try:
