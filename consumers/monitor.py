@@ -154,6 +154,8 @@ class ModelMonitor:
                      "_reference": "warm-up"}
         self.__dict__.update(state)
         self.__dict__.setdefault("_alert_of", {})
+        self.__dict__.setdefault("_asking", [])
+        self.__dict__.setdefault("_asked", None)
         if "promotions" not in self.__dict__:  # written before promotions were watched
             self.promotions = PromotionWatch(0)
             self._score = {}
@@ -188,8 +190,13 @@ class ModelMonitor:
         # (alert_id, event_ts, message) of alerts that ask for retraining, not yet acted on;
         # alerts about an older version do not.
         self._episode_alerts: list[tuple[str, int, str]] = []
+        self._asking: list[tuple] = []  # (kind, feature) of the episodes behind them
         # (kind, feature) -> the latest alert of that episode
         self._alert_of: dict[tuple, tuple[str, int, str]] = {}
+        # The last request made for this version's episodes, while unanswered: repeated
+        # (with a window grown since) if its episodes stay open, for a retrain the gate
+        # rejected on too little evidence must not leave a drifted model in place.
+        self._asked: dict[str, Any] | None = None
 
     def _set_schema(self, numeric: list[str], categorical: list[str]) -> None:
         """Feature columns, with the prediction named ``<prediction>`` among them."""
@@ -368,10 +375,14 @@ class ModelMonitor:
         for key in self.policy.retrain_keys:
             if key in self._alert_of:
                 self._episode_alerts.append(self._alert_of[key])
+                self._asking.append(key)
 
     def _maybe_retrain(self, out: MonitorOutput, now_ms: int) -> None:
         c = self.config
-        if self._retrain_at is not None and self._watermark - self._retrain_at < c.retrain_cooldown_ms:
+        repeats = self._asked["repeats"] if self._asked and not self._episode_alerts else 0
+        # A repeat waits twice as long as the request before it.
+        if (self._retrain_at is not None
+                and self._watermark - self._retrain_at < c.retrain_cooldown_ms * 2 ** repeats):
             return
         if self.version == NO_MODEL and self._labeled_for_version >= c.min_train_examples:
             reason, since, alert_ids = "no champion yet: first version", 0, []
@@ -380,9 +391,18 @@ class ModelMonitor:
             # since: the detection's event time. Training only on data after it keeps
             # the old concept out of the window, at the cost of waiting for new labels.
             alert_ids = [a[0] for a in self._episode_alerts]
+            self._asked = {"keys": list(self._asking), "since": since, "reason": reason,
+                           "alert_ids": alert_ids, "repeats": 0}
+        elif (self._asked and self._retrain_at is not None
+              and set(self._asked["keys"]) & set(self.policy.open_keys)):
+            asked = self._asked
+            since, alert_ids = asked["since"], asked["alert_ids"]
+            asked["repeats"] += 1
+            reason = (f"{asked['reason']} (asked again: the drift goes on and the last request "
+                      f"gave no new version)")
         else:
             return
-        self._episode_alerts = []
+        self._episode_alerts, self._asking = [], []
         self._retrain_at = self._watermark
         self._retrain_version = self.version
         out.retrain.append(RetrainRequest(request_id=new_id(), model_id=self.model_id,

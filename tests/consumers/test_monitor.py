@@ -197,7 +197,12 @@ def test_performance_is_measured_against_the_registered_score():
     got = run(m, worse)
     perf = [a for a in got["alerts"] if a.kind == "performance"]
     assert perf and perf[0].threshold > 0.85 and perf[0].value < 0.8
-    assert len(got["retrain"]) == 1 and got["retrain"][0].alert_ids == [perf[-1].alert_id]
+    first, *again = got["retrain"]
+    assert first.alert_ids == [perf[-1].alert_id]
+    # No new version answers (no retrainer here) and the drop goes on: asked again, on the
+    # same episode, each time after twice the wait before (5 s, 10 s, 20 s of 60 s).
+    assert len(again) == 3 and all(r.alert_ids == first.alert_ids and r.since_ts == first.since_ts
+                                   and "asked again" in r.reason for r in again)
     # Measured on its own first window, the same model looks fine.
     assert [a for a in run(ModelMonitor("m", {}, CONFIG), worse)["alerts"]
             if a.kind == "performance"] == []
@@ -220,3 +225,18 @@ def test_a_regressor_is_watched_on_the_size_of_its_errors():
     assert [a.detector for a in perf[:1]] == ["error"]
     assert 1000 + 4_000 * 10 <= perf[0].event_ts <= 1000 + 5_000 * 10
     assert got["metrics"][-1].accuracy is None  # right or wrong means nothing here
+
+
+def test_an_unanswered_request_is_repeated_only_while_its_drift_goes_on():
+    m = ModelMonitor("m", {}, CONFIG)
+    run(m, events(3_000))
+    during = run(m, events(3_000, start=3_000, error_rate=0.45))
+    assert len(during["retrain"]) >= 1
+    # The errors come back down and the episode closes: no more requests for it.
+    run(m, events(10_000, start=6_000, error_rate=0.1))
+    assert m.policy.open_keys == []
+    assert run(m, events(10_000, start=16_000, error_rate=0.1))["retrain"] == []
+    # A new version answers what is still asked.
+    again = run(m, events(3_000, start=26_000, error_rate=0.45))
+    run(m, events(500, start=29_000, version="2"))
+    assert m._asked is None and m._retrain_at is None and again["retrain"]
