@@ -2,33 +2,39 @@
 
 Each run gets fresh topics (its own prefix) and a fresh home (registry and
 artifacts), starts a monitor and a retrainer as child processes, and runs the
-simulated service (``driftline.demo.run_service``) at ``--rate`` events/s on
-a stream with one abrupt drift: the monitor asks for a first version from the
-first labels, the retrainer trains it, the service serves it well before the
-drift; after the drift the loop detects, retrains and swaps, and the run
-stops ``--after`` events after the swap. Then :mod:`benchmarks.swap_stages`
-reads the stages off what the run recorded (topics, registry, the
-simulator's report): drift -> alert -> retrain request -> registered ->
-published -> first prediction by the new version, in events and in seconds.
+simulated service (as ``driftline.demo.run_service`` does) at ``--rate``
+events/s: the monitor asks for a first version from the first labels, the
+retrainer trains it, the service serves it; ``--margin`` events after it went
+live the stream drifts abruptly to its next concept (placed on the first
+version's arrival, which a loaded machine delays by tens of seconds, so the
+first version always serves before the drift; the index is recorded). The
+loop detects, retrains and swaps, and the run stops ``--after`` events after
+the swap. Then :mod:`benchmarks.swap_stages` reads the stages off what the
+run recorded (topics, registry, the simulator's report): drift -> alert ->
+retrain request -> registered -> published -> first prediction by the new
+version, in events and in seconds, and how far behind the monitor was.
 
-Clock: the run's predictions, alerts, retrain-requests and model-versions
-topics are created with ``message.timestamp.type=LogAppendTime``, so every
-record timestamp is the instant the broker appended it, on one clock. (With
-the default CreateTime the monitor stamps its alerts with the time it began
-the batch that raised them, and the service stamps predictions when it called
-send.) ``created_at`` comes from the registry, written by the retrainer on
-the same host.
+Clock: the run's predictions, alerts, retrain-requests, model-versions and
+metrics topics are created with ``message.timestamp.type=LogAppendTime``, so
+every record timestamp read is the instant the broker appended it, on one
+clock. (With the default CreateTime the monitor stamps its output with the
+time it began the batch, and the service stamps predictions when it called
+send.) ``created_at`` comes from the registry, written by the retrainer on the
+same host. The labeled topic keeps CreateTime: the retrainer finds its window
+by those timestamps.
 
 Baselines in the same run: a fixed-schedule retrain every K events (the
 expected wait K/2 plus the measured training and shipping time, see
 :func:`benchmarks.swap_stages.periodic_delay`), and the demo's own figure:
 its summary (``driftline.demo.summarize``) applied to every run, and, unless
-``--no-demo``, one ``driftline demo`` run with its defaults on the same broker.
+``--no-demo`` or ``--quick``, one ``driftline demo`` with its default events
+and drift on the same broker.
 
 Usage: python benchmarks/swap_latency.py [--runs 5] [--quick] [--json] [--stream agrawal|sea]
 Uses DRIFTLINE_KAFKA_BOOTSTRAP if set, else starts a local broker on free ports.
-A full run (5 runs and the demo) takes about 10 minutes on two cores;
-``--quick`` (1 run, no demo) under 2.
+The time it takes depends on the machine's load more than on anything else:
+the full run (5 runs and the demo) took 12 minutes at a load average of 10 on
+two cores, ``--quick`` (1 run, no demo) 2.5 minutes.
 """
 
 from __future__ import annotations
@@ -140,6 +146,40 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
         return [r for p in sorted(records) for r in records[p]]
     finally:
         consumer.close()
+
+
+def wait_until_consuming(settings: Settings, probe_model: str, timeout_s: float = 300.0) -> float:
+    """Seconds until the monitor has committed past a probe prediction (of another model).
+
+    A monitor in production has been running for a long time; one that is
+    still starting when the service begins would start the run behind by its
+    start-up, and carry that backlog to the drift.
+    """
+    from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+
+    from driftline.contract import Prediction, new_id
+
+    started = time.monotonic()
+    topic = Topics(settings.topic_prefix).predictions
+    probe = Prediction(event_id=new_id(), model_id=probe_model, model_version="0",
+                       ts=int(time.time() * 1000), features={"probe": 0.0}, prediction=0)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        sent = producer.send(topic, key=probe.key, value=probe.encode()).get(timeout=60)
+    finally:
+        producer.close()
+    tp = TopicPartition(topic, sent.partition)
+    group = f"{settings.topic_prefix}monitor"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        while time.monotonic() - started < timeout_s:
+            committed = admin.list_group_offsets({group: None}).get(group, {})
+            if tp in committed and committed[tp].offset > sent.offset:
+                return time.monotonic() - started
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise SystemExit(f"the monitor did not consume a probe prediction in {timeout_s:.0f} s")
 
 
 class DriftWhenServing:
@@ -284,13 +324,15 @@ def one_run(bootstrap: str, args: argparse.Namespace, k: int) -> dict[str, Any]:
         load_at_start = os.getloadavg()[0]
         started = time.monotonic()
         with run_roles(settings, ("monitor", "retrainer"), Path(home) / "logs"):
+            ready_s = wait_until_consuming(settings, f"{model_id}-probe")
             report, drift_at = serve(settings, args, model_id, seed)
         if drift_at is None:  # no model served within the run: report what there is
             drift_at = report.n_events
         rec = record(settings, model_id, drift_at, report, args.feedback_delay_ms)
     return {"kind": "run", "run": k + 1, "seed": seed, "stream": args.stream, **stages(rec),
             **demo_figures(rec), "rate": round(report.n_events / report.elapsed_s, 1),
-            "wall_s": round(time.monotonic() - started, 1), "load1": round(load_at_start, 2)}
+            "monitor_ready_s": round(ready_s, 1), "wall_s": round(time.monotonic() - started, 1),
+            "load1": round(load_at_start, 2)}
 
 
 def demo_run(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -370,6 +412,9 @@ def print_tables(runs: list[dict], stage_stats: list[dict], periodic: list[dict]
           f" | after the drift {_f(by['acc_drifted']['median'], '{:.1%}')}"
           f" | after the swap {_f(by['acc_after']['median'], '{:.1%}')}")
     ok = [r for r in runs if r["outcome"] == "swapped"]
+    ready = spread(r.get("monitor_ready_s") for r in runs)
+    print(f"  monitor consuming (service starts) {_f(ready['median'])} s after it was started "
+          f"(median; min {_f(ready['min'])}, max {_f(ready['max'])})")
     v1 = spread(r.get("v1_serving_s") for r in runs)
     print(f"  first version serving              {_f(v1['median'], '{:.1f}')} s after the first "
           f"prediction (median; min {_f(v1['min'])}, max {_f(v1['max'])})")
