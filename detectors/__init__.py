@@ -14,7 +14,9 @@ from driftline.detectors.error_rate import ErrorRateDrift
 from driftline.detectors.ks import NumericDrift
 from driftline.detectors.mmd import MultivariateDrift
 from driftline.detectors.policy import AlertPolicy
+from driftline.detectors.prior_shift import PriorShift
 from driftline.detectors.quality import DataQuality
+from driftline.detectors.residual_shift import ResidualShift
 from driftline.detectors.river_binary import DDMDrift, EDDMDrift, FHDDMDrift, HDDMADrift, HDDMWDrift
 
 __all__ = [
@@ -35,4 +37,6 @@ __all__ = [
     "MeanShift",
     "MultivariateDrift",
     "NumericDrift",
+    "PriorShift",
+    "ResidualShift",
 ]

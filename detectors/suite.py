@@ -21,21 +21,27 @@ from driftline.detectors.error_increase import ErrorIncrease
 from driftline.detectors.error_rate import ErrorRateDrift
 from driftline.detectors.ks import NumericDrift
 from driftline.detectors.mmd import MultivariateDrift
+from driftline.detectors.prior_shift import PriorShift
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
 from driftline.detectors.quality import DataQuality, category_codes, numeric_codes, numeric_ranges
+from driftline.detectors.residual_shift import ResidualShift
 
 # Share of the model's false-alarm budget per detector (by its name). The
-# windowed tests and the sequential one look at the same numbers in two ways
+# windowed tests and the sequential ones look at the same numbers in two ways
 # (a distribution moving a little versus a mean jumping a lot), so they split
-# the numeric share; the error-stream detectors count labeled events, which
-# are at most as many as predictions, so their share per prediction is no larger.
+# a column's share: ks and cusum the numeric columns, chi2 and prior a
+# classifier's prediction. The error-stream detectors count labeled events, which
+# are at most as many as predictions, so their share per prediction is no larger;
+# a model runs ErrorRateDrift or ResidualShift, never both, so they share one.
 SHARES: dict[str, float] = {
-    "ks": 0.25,        # NumericDrift: windowed two-sample tests per numeric column
+    "ks": 0.20,        # NumericDrift: windowed two-sample tests per numeric column
     "cusum": 0.15,     # MeanShift: sequential, fast on large mean shifts
     "mmd": 0.10,       # MultivariateDrift: the joint distribution of the numeric features
-    "chi2": 0.20,      # CategoricalDrift: categorical columns and the prediction
-    "adwin": 0.15,     # ErrorRateDrift: concept drift on the error stream (classifiers)
-    "accuracy": 0.15,  # AccuracyDrop (classifiers) or ErrorIncrease (regressors): performance
+    "chi2": 0.15,      # CategoricalDrift: categorical columns and the prediction
+    "prior": 0.15,     # PriorShift: sequential, a classifier's predicted class shares
+    "adwin": 0.15,     # ErrorRateDrift (classifiers) or ResidualShift (regressors): concept drift
+                       # on the error stream
+    "accuracy": 0.10,  # AccuracyDrop (classifiers) or ErrorIncrease (regressors): performance
 }
 # ADWIN's significance delta at which 3 x 10^7 stationary error events gave 2
 # false alarms (0.07 per 10^6), inside the 0.15 share of the default target.
@@ -86,7 +92,7 @@ class DriftSuite:
     >>> rng = np.random.default_rng(0)
     >>> suite = DriftSuite(["amount", "age"], ["country", "<prediction>"])
     >>> [type(d).__name__ for d in suite.inputs]
-    ['NumericDrift', 'MeanShift', 'MultivariateDrift', 'CategoricalDrift', 'DataQuality']
+    ['NumericDrift', 'MeanShift', 'MultivariateDrift', 'CategoricalDrift', 'PriorShift', 'DataQuality']
     >>> n = 3000
     >>> X = rng.normal(size=(n, 2))
     >>> X[2000:, 0] += 2.0
@@ -122,6 +128,11 @@ class DriftSuite:
         if self.categorical:
             self.categorical_drift = CategoricalDrift(self.categorical, reference_size=reference_size,
                                                       window=window, false_alarm_rate=rate["chi2"])
+        # A classifier's prediction is categorical: the share of each class is watched too.
+        self.prior = None
+        if PREDICTION in self.categorical:
+            self.prior = PriorShift(PREDICTION, reference_size=reference_size,
+                                    false_alarm_rate=rate["prior"])
         self.quality = DataQuality(self.numeric + self.categorical, window=window)
         # What the quality codes for out-of-range values and unseen categories
         # compare with: the profile's rows, or the first reference_size rows.
@@ -132,8 +143,11 @@ class DriftSuite:
         # A numeric prediction is a regressor's: its errors are sizes, not right or wrong.
         self.regression = PREDICTION in self.numeric
         self._rates = rate
-        self.error_rate = None
-        if not self.regression:
+        self.error_rate = self.residual_shift = None
+        if self.regression:
+            self.residual_shift = ResidualShift(reference_size=reference_size,
+                                                false_alarm_rate=rate["adwin"], seed=seed)
+        else:
             delta = min(_ADWIN_DELTA * rate["adwin"] / _ADWIN_DELTA_RATE, 0.05)
             self.error_rate = ErrorRateDrift(delta=delta)
         self.performance = self._performance({})
@@ -160,12 +174,12 @@ class DriftSuite:
     def inputs(self) -> list[Detector]:
         """The detectors fed the prediction events, in the order they run."""
         return [d for d in (self.numeric_drift, self.mean_shift, self.multivariate,
-                            self.categorical_drift, self.quality) if d is not None]
+                            self.categorical_drift, self.prior, self.quality) if d is not None]
 
     @property
     def outcomes(self) -> list[Detector]:
         """The detectors fed the outcome of each labeled prediction."""
-        return [d for d in (self.error_rate, self.performance) if d is not None]
+        return [d for d in (self.error_rate, self.residual_shift, self.performance) if d is not None]
 
     @property
     def inputs_seen(self) -> int:
@@ -189,6 +203,8 @@ class DriftSuite:
         Q = self._quality_codes(X, C, Q)
         feeds = [(self.numeric_drift, X), (self.mean_shift, X), (self.categorical_drift, C),
                  (self.quality, Q)]
+        if self.prior is not None:
+            feeds.append((self.prior, C[:, self.categorical.index(PREDICTION)]))
         if self.multivariate is not None:
             feeds.append((self.multivariate, X[:, [self.numeric.index(f) for f in self.features]]))
         return _run(feeds)
@@ -231,7 +247,7 @@ class DriftSuite:
         """
         outcomes = np.asarray(outcomes, dtype=np.float64)
         if self.regression:
-            return _run([(self.performance, outcomes)])
+            return _run([(self.residual_shift, outcomes), (self.performance, outcomes)])
         return _run([(self.error_rate, 1.0 - outcomes), (self.performance, outcomes)])
 
     # ------------------------------------------------------------ reference
@@ -256,6 +272,8 @@ class DriftSuite:
         if self.multivariate is not None:
             rows = X[:, [self.numeric.index(f) for f in self.features]]
             _set_reference(self.multivariate, rows, stored.get(self.multivariate.name))
+        if self.prior is not None:
+            _set_reference(self.prior, C[:, [self.categorical.index(PREDICTION)]], None)
         self._set_quality_reference(X, C)
         perf = profile.performance
         self.performance = self._performance(perf)
@@ -264,6 +282,12 @@ class DriftSuite:
             calibration={d.name: getattr(d, "calibration", None) for d in self.inputs
                          if getattr(d, "calibration", None) is not None},
             performance=dict(perf), source=profile.source)
+
+    def __setstate__(self, state: dict) -> None:
+        # A suite pickled before these members existed goes on without them.
+        state.setdefault("prior", None)
+        state.setdefault("residual_shift", None)
+        self.__dict__.update(state)
 
     @property
     def profile(self) -> ReferenceProfile | None:

@@ -17,6 +17,7 @@ import numpy as np
 from driftline.detectors import (
     AccuracyDrop, CategoricalDrift, DataQuality, DDMDrift, Detector, EDDMDrift, ErrorIncrease,
     ErrorRateDrift, FHDDMDrift, HDDMADrift, HDDMWDrift, MeanShift, MultivariateDrift, NumericDrift,
+    PriorShift, ResidualShift,
 )
 
 
@@ -87,6 +88,14 @@ def _residuals(seed: int) -> list[np.ndarray]:
     return _split(r, rng, largest=400)
 
 
+def _labels(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = np.array(["a", "b", "c", None], dtype=object)
+    before = rng.choice(4, p=[0.5, 0.3, 0.15, 0.05], size=1500)
+    after = rng.choice(4, p=[0.3, 0.5, 0.15, 0.05], size=1500)
+    return _split(labels[np.r_[before, after]], rng)
+
+
 def _quality(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     codes = rng.choice(6, p=[0.95, 0.01, 0.01, 0.01, 0.01, 0.01], size=(3000, 3)).astype(np.int8)
@@ -125,6 +134,12 @@ CASES: dict[type, Case] = {
     FHDDMDrift: Case(FHDDMDrift, lambda seed: _binary(seed, 0.2, 0.6)),
     ErrorIncrease: Case(
         lambda: ErrorIncrease(window=100, false_alarm_rate=1e-4),
+        _residuals),
+    PriorShift: Case(
+        lambda: PriorShift("label", reference_size=300, false_alarm_rate=1e-4),
+        _labels),
+    ResidualShift: Case(
+        lambda: ResidualShift(reference_size=200, false_alarm_rate=1e-4, seed=3),
         _residuals),
     AccuracyDrop: Case(
         lambda: AccuracyDrop(window=100, confidence=0.9999),

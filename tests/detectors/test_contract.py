@@ -255,5 +255,5 @@ def test_contract(cls, check):
 def test_every_detector_is_covered():
     assert {c.__name__ for c in DETECTORS} == {
         "NumericDrift", "CategoricalDrift", "ErrorRateDrift", "AccuracyDrop", "DataQuality",
-        "MultivariateDrift", "MeanShift", "ErrorIncrease",
+        "MultivariateDrift", "MeanShift", "ErrorIncrease", "PriorShift", "ResidualShift",
         "DDMDrift", "EDDMDrift", "HDDMADrift", "HDDMWDrift", "FHDDMDrift"}

@@ -82,9 +82,50 @@ def test_out_of_range_values_and_new_categories_of_a_closed_vocabulary_are_quali
 
 
 def test_a_regressor_gets_an_error_test_and_no_error_rate():
-    s = DriftSuite(["x", "<prediction>"], ["country"])
+    s = DriftSuite(["x", "<prediction>"], ["country"], false_alarm_rate=2e-6)
     assert s.regression and s.error_rate is None and isinstance(s.performance, ErrorIncrease)
-    assert [type(d).__name__ for d in s.outcomes] == ["ErrorIncrease"]
+    assert [type(d).__name__ for d in s.outcomes] == ["ResidualShift", "ErrorIncrease"]
+    # The error stream's share goes to the residuals' CUSUM; a regressor has no prior test.
+    assert s.residual_shift.false_alarm_rate == pytest.approx(SHARES["adwin"] * 2e-6)
+    assert s.prior is None
     rng = np.random.default_rng(3)
     found, checked = s.update_outcomes(np.r_[rng.normal(size=2000), 2.0 * rng.normal(size=1000)])
-    assert [d.detector for d in found][:1] == ["error"] and checked
+    assert {d.detector for d in found} == {"residual", "error"} and checked
+    first = min(found, key=lambda d: d.batch_index)
+    assert first.kind == "concept_drift" and 2000 <= first.batch_index < 2200
+
+
+def test_a_classifier_watches_the_share_of_each_predicted_class():
+    s = suite(false_alarm_rate=2e-6)
+    assert s.prior.false_alarm_rate == pytest.approx(SHARES["prior"] * 2e-6)
+    assert s.residual_shift is None
+    rng = np.random.default_rng(4)
+    X, C = rows(rng, 4000)
+    C[2500:, 2] = rng.choice(["0", "1"], p=[0.25, 0.75], size=1500)
+    found, checked = s.update_inputs(X, C, np.zeros((4000, 6), dtype=np.int8))
+    prior = [d for d in found if d.detector == "prior"]
+    assert prior and prior[0].feature == "<prediction>" and prior[0].kind == "data_drift"
+    assert 2500 <= prior[0].batch_index < 2800
+    assert ("data_drift", "prior", "<prediction>") in checked
+
+
+def test_the_prior_test_starts_from_the_profiles_answers():
+    rng = np.random.default_rng(5)
+    X, C = rows(rng, 1000)
+    C[:, 2] = rng.choice(["0", "1"], p=[0.2, 0.8], size=1000)
+    s = suite()
+    s.set_reference(ReferenceProfile(["a", "b", "c"], ["country", "user", "<prediction>"], X, C))
+    assert s.prior.classes == ["1"]
+    X, C = rows(rng, 500)  # predictions now half and half: no warm-up needed to see it
+    found, _ = s.update_inputs(X, C, np.zeros((500, 6), dtype=np.int8))
+    assert any(d.detector == "prior" for d in found)
+
+
+def test_a_suite_pickled_before_the_prior_and_residual_tests_goes_on_without_them():
+    s = suite()
+    state = {k: v for k, v in vars(s).items() if k not in ("prior", "residual_shift")}
+    old = DriftSuite.__new__(DriftSuite)
+    old.__setstate__(state)
+    assert old.prior is None and "PriorShift" not in [type(d).__name__ for d in old.inputs]
+    X, C = rows(np.random.default_rng(6), 600)
+    old.update_inputs(X, C, np.zeros((600, 6), dtype=np.int8))

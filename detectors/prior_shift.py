@@ -1,0 +1,289 @@
+"""Prior (label) shift: the share of each predicted class moving, found by river's ADWIN."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from river import __version__ as river_version
+from river import drift
+
+from driftline.detectors._checks import check_positive_int
+from driftline.detectors.base import Detection, Detector
+from driftline.detectors.error_rate import _adwin_bound, locate_rise
+from driftline.detectors.profile import PREDICTION
+
+# ADWIN looks for a cut after every item: river's default of every 32 items
+# adds 16 items to the delay on average, and checking every item raised the
+# false alarms by only about 1.5 times at the same delta.
+_CLOCK = 1
+# False alarms per item of one ADWIN on a stationary Bernoulli(0.5)
+# indicator, checked every item, measured on streams of 10^6 to 10^7 items
+# (per 10^6 items): 0.07 at delta 0.0007 and 0.13 at 0.00095 (10^8 items
+# each), 0.17 at 0.002 (22 in 1.3 x 10^8), 2.2 at 0.01, 14 at 0.05 and 106
+# at 0.2. Below 0.002 the rate falls much more slowly than delta. The curve
+# 0.27e-6 * (delta / 0.002) ** slope, with slope 0.7 below 0.002 and 1.33
+# above, lies above every measurement; delta is read off it. Indicators of
+# rarer classes gave fewer (at 0.01: 1.5 per 10^6 for a share of 0.2, 1.1
+# for 0.05). ``python -m tests.detectors.measure_prior_residual`` measures it.
+_RATE_AT, _DELTA_AT, _SLOPE_BELOW, _SLOPE_ABOVE = 0.27e-6, 0.002, 0.7, 1.33
+_MAX_RATE = 1e-4  # the most allowed: delta 0.17 for one class, the top of the measured range
+# Items before ADWIN's first check, and fewest items on each side of a cut
+# (river's defaults).
+_GRACE, _MIN_WINDOW_LENGTH = 10, 5
+_RECENT = 2048  # known labels kept to locate a change, as ErrorRateDrift does
+
+
+class PriorShift(Detector):
+    """ADWIN on the indicator of each frequent class of a categorical column, two-sided.
+
+    Meant for a classifier's prediction (``"<prediction>"``): when the share
+    of a predicted class moves, the classes the model sees have changed
+    (label shift), or the model has. The classes are the ones holding at
+    least ``min_share`` of a reference (the first ``reference_size`` known
+    labels, or the rows given to :meth:`set_reference`), at most
+    ``max_classes`` of them, most frequent first; when they are all the
+    reference holds, the least frequent is left out (its share is one less
+    the others', so a binary column needs one test). Each gets river's ADWIN
+    on its 0/1 indicator, checked after every label, with the significance
+    ``delta`` that gives it an equal part of ``false_alarm_rate``.
+
+    When an ADWIN cuts its window, the change is located within the last
+    2048 known labels (the split where the shares before and after differ
+    most significantly), and reported whichever way the share moved. Labels
+    of other classes count against every indicator; a new class taking a
+    large share shows as the tracked ones falling.
+
+    Parameters
+    ----------
+    feature
+        Name of the column, used in detections.
+    reference_size
+        Known labels in a warm-up reference; no test runs before it is full.
+    min_share
+        Least share of the reference that makes a class tracked.
+    max_classes
+        Most classes tracked.
+    false_alarm_rate
+        Target false alarms per row when nothing changes, over all classes.
+
+    Notes
+    -----
+    ``value`` is the class's share since the change and ``threshold`` its
+    share before. ``"critical"`` means the change also clears ADWIN's bound
+    for ``delta / 100``. ``checked`` has one entry per update that tested a
+    label. ``None`` (or NaN) means missing and is skipped. The warm-up's
+    labels are the start of each ADWIN's window, so a change right after it
+    is found as fast as later ones. On the 24 medium and large label shifts
+    of ``python benchmarks/detection.py --only label`` (the share of
+    predicted positives moving from 0.5 to 0.64 or 0.74) the monitor's suite,
+    with this test at 1.5 x 10^-7 false alarms per row, found all with a
+    median delay of 210 rows, where river's ADWIN at its defaults (delta
+    0.002, checked every 32 items) took 230.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from driftline.detectors import PriorShift
+    >>> rng = np.random.default_rng(3)
+    >>> det = PriorShift()
+    >>> labels = np.array(["cat", "dog", "bird"], dtype=object)
+    >>> det.update(labels[rng.choice(3, p=[0.5, 0.3, 0.2], size=3000)])
+    >>> det.classes, det.drift_detected
+    (['cat', 'dog'], False)
+    >>> det.update(labels[rng.choice(3, p=[0.3, 0.5, 0.2], size=1000)])
+    >>> for d in det.detections:
+    ...     print(d.feature, d.batch_index, d.severity, round(d.value, 3), round(d.threshold, 3))
+    <prediction> 119 warning 0.239 0.509
+    <prediction> 134 warning 0.528 0.296
+    >>> print(det.detections[0].message)
+    <prediction>: share of 'cat' fell from 0.509 to 0.239 (last 109 rows vs the 3011 before)
+
+    "bird" is not tracked: with "cat" and "dog" it would be all there is.
+
+    References
+    ----------
+    Albert Bifet and Ricard Gavalda. "Learning from time-changing data with
+    adaptive windowing." SIAM International Conference on Data Mining, 2007.
+    """
+
+    kind = "data_drift"
+    name = "prior"
+
+    def __init__(self, feature: str = PREDICTION, reference_size: int = 1000,
+                 min_share: float = 0.01, max_classes: int = 10,
+                 false_alarm_rate: float = 1e-6) -> None:
+        if not isinstance(feature, str) or not feature:
+            raise ValueError(f"feature must be a column name, got {feature!r}")
+        self.feature = feature
+        self.reference_size = check_positive_int("reference_size", reference_size)
+        if (isinstance(min_share, bool) or not isinstance(min_share, numbers.Real)
+                or not 0.0 < min_share < 0.5):
+            raise ValueError(f"min_share must be a number in (0, 0.5), got {min_share!r}")
+        self.min_share = float(min_share)
+        self.max_classes = check_positive_int("max_classes", max_classes)
+        if (isinstance(false_alarm_rate, bool) or not isinstance(false_alarm_rate, numbers.Real)
+                or not 0.0 < false_alarm_rate <= _MAX_RATE):
+            raise ValueError(f"false_alarm_rate must be in (0, {_MAX_RATE:g}], got {false_alarm_rate!r}")
+        self.false_alarm_rate = float(false_alarm_rate)
+        self._reset()
+
+    def _reset(self) -> None:
+        super()._reset()
+        self._classes: list | None = None  # tracked labels; None while warming up
+        self._warm: list = []  # the warm-up's known labels
+        self._adwins: list[drift.ADWIN] = []
+        # Each ADWIN's width and total, kept here: reading them from river
+        # before every item would halve the speed.
+        self._windows = np.zeros((0, 2))
+        self._recent = np.zeros(0, dtype=np.int16)  # last known labels as class codes, -1: other
+
+    @property
+    def classes(self) -> list | None:
+        """The tracked classes, most frequent first (None until there is a reference)."""
+        return None if self._classes is None else list(self._classes)
+
+    @property
+    def delta(self) -> float | None:
+        """Each class's ADWIN significance (None until the classes are known)."""
+        return _delta(self.false_alarm_rate, len(self._classes)) if self._classes else None
+
+    # ------------------------------------------------------------ reference
+
+    def set_reference(self, labels, calibration: None = None) -> None:
+        """Take the known labels of ``labels`` (e.g. the version's answers on its holdout) as the reference.
+
+        The classes are chosen from them and they start every ADWIN's
+        window, so that the stream is compared with them from its first
+        row. ``calibration`` exists for the suite's sake and must be None:
+        nothing here is calibrated on the reference.
+        """
+        if calibration is not None:
+            raise ValueError("PriorShift has no calibration to reuse; pass calibration=None")
+        _, _, known = _known(labels)
+        if not known:
+            raise ValueError("the reference has no known label")
+        self._reset()
+        self._start(known)
+
+    def _start(self, known: list) -> None:
+        counts: dict = {}
+        for v in known:
+            counts[v] = counts.get(v, 0) + 1
+        ranked = sorted(counts, key=lambda v: (-counts[v], str(v)))
+        tracked = [v for v in ranked if counts[v] >= self.min_share * len(known)][:self.max_classes]
+        if len(tracked) == len(ranked) and len(tracked) > 1:
+            tracked = tracked[:-1]
+        self._classes = tracked or ranked[:1]
+        self._warm = []
+        delta = self.delta
+        self._adwins = [drift.ADWIN(delta=delta, clock=_CLOCK, min_window_length=_MIN_WINDOW_LENGTH,
+                                    grace_period=_GRACE) for _ in self._classes]
+        codes = self._codes(known)
+        for c, adwin in enumerate(self._adwins):
+            for x in (codes == c).astype(np.float64).tolist():
+                adwin.update(x)  # the reference's own changes are not reported
+        self._windows = np.array([[a.width, a.total] for a in self._adwins], dtype=np.float64)
+        self._recent = codes[-_RECENT:]
+
+    # ------------------------------------------------------------ update
+
+    def update(self, labels) -> None:
+        """Feed the column's labels: a 1-D array, or shape ``(n, 1)``; None or NaN for missing."""
+        rows, positions, known = _known(labels)
+        self._begin()
+        i = 0
+        if self._classes is None:
+            i = min(self.reference_size - len(self._warm), len(known))
+            self._warm.extend(known[:i])
+            if len(self._warm) == self.reference_size:
+                self._start(self._warm)
+        if i < len(known):
+            self._test(self._codes(known[i:]), positions[i:])
+            self._checked.append((self.kind, self.name, self.feature))
+        self._n_seen += rows
+
+    def _test(self, codes: np.ndarray, positions: np.ndarray) -> None:
+        for c, adwin in enumerate(self._adwins):
+            width, total = self._windows[c]
+            for k, x in enumerate((codes == c).astype(np.float64).tolist()):
+                adwin.update(x)
+                width, total = width + 1.0, total + x  # 0/1 sums are exact
+                if adwin.drift_detected:
+                    history = np.concatenate([self._recent, codes[:k + 1]]) == c
+                    self._on_cut(c, int(positions[k]), width, total, history)
+                    width, total = adwin.width, adwin.total
+            self._windows[c] = width, total
+        self._detections.sort(key=lambda d: d.batch_index)  # stable: classes keep their order
+        self._recent = np.concatenate([self._recent, codes])[-_RECENT:]
+
+    def _on_cut(self, c: int, pos: int, width: float, total: float, history: np.ndarray) -> None:
+        recent = history[-int(min(_RECENT, width)):].astype(np.int8)
+        split = locate_rise(recent, width, total)
+        rose = split is not None
+        if not rose:
+            split = locate_rise(1 - recent, width, width - total)
+            if split is None:
+                return
+        n_new, new, n_old, old = split
+        if not rose:
+            new, old = 1.0 - new, 1.0 - old
+        mean = total / width
+        bound = _adwin_bound(n_old, n_new, mean * (1.0 - mean), self.delta / 100.0, width)
+        label = self._classes[c]
+        self._detections.append(Detection(
+            kind=self.kind, detector=self.name, feature=self.feature, value=new, threshold=old,
+            batch_index=pos, severity="critical" if abs(new - old) > bound else "warning",
+            message=(f"{self.feature}: share of {label!r} {'rose' if rose else 'fell'} from "
+                     f"{old:.3f} to {new:.3f} (last {n_new} rows vs the {n_old:.0f} before)"),
+        ))
+
+    # ------------------------------------------------------------ helpers
+
+    def _codes(self, labels: list) -> np.ndarray:
+        index = {v: c for c, v in enumerate(self._classes)}
+        return np.array([index.get(v, -1) for v in labels], dtype=np.int16)
+
+    # river's ADWIN keeps its window in a compiled helper; its own pickle
+    # support is a byte string, which is what goes into the state dict.
+    def _export_state(self, state: dict) -> dict:
+        state["_adwins"] = {"river": river_version,
+                            "windows": [a._helper.__getstate__() for a in state["_adwins"]]}
+        return state
+
+    def _import_state(self, state: dict) -> dict:
+        saved = state.pop("_adwins")
+        delta = _delta(self.false_alarm_rate, len(state.get("_classes") or [None]))
+        adwins = []
+        for window in saved["windows"]:
+            adwin = drift.ADWIN(delta=delta, clock=_CLOCK, min_window_length=_MIN_WINDOW_LENGTH,
+                                grace_period=_GRACE)
+            try:
+                adwin._helper.__setstate__(window)
+            except BaseException as exc:  # river's compiled helper panics on bytes it cannot read
+                if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                    raise
+                raise ValueError(f"ADWIN state saved with river {saved.get('river')} cannot be "
+                                 f"restored with river {river_version}: {exc}") from None
+            adwins.append(adwin)
+        state["_adwins"] = adwins
+        return state
+
+
+def _known(labels) -> tuple[int, np.ndarray, list]:
+    """Rows, and the positions and values of the known labels, of a 1-D or ``(n, 1)`` array."""
+    arr = np.asarray(labels, dtype=object)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array or of shape (n, 1), got shape {arr.shape}")
+    values = arr.tolist()
+    known = np.array([not (v is None or (isinstance(v, float) and v != v)) for v in values], dtype=bool)
+    positions = np.flatnonzero(known)
+    return len(values), positions, [values[p] for p in positions.tolist()]
+
+
+def _delta(false_alarm_rate: float, n_classes: int) -> float:
+    """ADWIN's delta for one of ``n_classes`` tests sharing ``false_alarm_rate`` (Bonferroni)."""
+    x = false_alarm_rate / n_classes / _RATE_AT
+    return _DELTA_AT * x ** (1.0 / (_SLOPE_BELOW if x < 1.0 else _SLOPE_ABOVE))
