@@ -32,9 +32,10 @@ and drift on the same broker.
 
 Usage: python benchmarks/swap_latency.py [--runs 5] [--quick] [--json] [--stream agrawal|sea]
 Uses DRIFTLINE_KAFKA_BOOTSTRAP if set, else starts a local broker on free ports.
-The time it takes depends on the machine's load more than on anything else:
-the full run (5 runs and the demo) took 12 minutes at a load average of 10 on
-two cores, ``--quick`` (1 run, no demo) 2.5 minutes.
+How long it takes depends on the machine's load more than on anything else:
+on two cores at a load average of 4.5 to 9.5 the full run (5 runs and the
+demo) took 7 minutes and ``--quick`` (1 run, no demo) one; at 10 to 14, when
+the monitor falls tens of thousands of events behind, about twice that.
 """
 
 from __future__ import annotations
