@@ -100,15 +100,17 @@ def test_readme_demo_command_closes_the_loop(kafka_bootstrap, tmp_path):
     command = re.search(r"^(bash scripts/demo\.sh)", readme, re.M).group(1)
     env = {**os.environ, "DRIFTLINE_KAFKA_BOOTSTRAP": kafka_bootstrap,
            "DRIFTLINE_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.", "DRIFTLINE_HOME": str(tmp_path)}
-    done = subprocess.run(command.split() + ["--events", "16000", "--drift", "8000", "--seed", "3"],
+    # The first version must serve before the drift: at 1000 events/s that leaves the
+    # workers 12 s for their first labels, training and the swap, on a busy machine too.
+    done = subprocess.run(command.split() + ["--events", "24000", "--drift", "12000", "--seed", "3"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     summary = out[out.index("driftline demo: summary"):]
-    assert "drift            at event 8000 (abrupt)" in summary
+    assert "drift            at event 12000 (abrupt)" in summary
     alert_at = int(re.search(r"alert            at event (\d+)", summary).group(1))
     live_at = int(re.search(r"live             at event (\d+)", summary).group(1))
-    assert 8000 <= alert_at < live_at < 16000
+    assert 12000 <= alert_at < live_at < 24000
     acc = [float(x) for x in re.findall(r"([\d.]+)%", summary.split("accuracy ")[-1])]
     before, drifted, after = acc
     assert after > drifted
