@@ -1,8 +1,10 @@
-"""MultivariateDrift: joint changes, calibrated threshold, stored calibration, missing values, checks."""
+"""MultivariateDrift: joint changes (alone and as the suite runs it), calibrated thresholds, stored
+calibration, normal scores, missing values, checks."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import pytest
 import driftline.detectors.mmd as mmd
 from driftline.detectors import MultivariateDrift, NumericDrift
 from driftline.detectors._stats import chi2_sf
-from driftline.detectors.mmd import quadratic_form_isf, quadratic_form_sf
+from driftline.detectors.mmd import normal_scores, quadratic_form_isf, quadratic_form_sf
+from driftline.detectors.suite import SHARES, DriftSuite
 from tests.detectors.cases import feed
 
 FEATURES = [f"x{j}" for j in range(10)]
@@ -20,6 +23,23 @@ def correlated(rng, n, rho, d=10):
     X = rng.normal(size=(n, d))
     X[:, 1] = rho * X[:, 0] + np.sqrt(1.0 - rho ** 2) * X[:, 1]
     return X
+
+
+def mixed(rng, n, rho):
+    """Ten features of the shapes production data has: normal, skewed, heavy-tailed, counts, a
+    rounded amount; the first two normal ones correlated ``rho``."""
+    X = correlated(rng, n, rho, d=4)
+    return np.column_stack([X, rng.lognormal(0.0, 0.75, n), rng.exponential(size=n),
+                            rng.standard_t(2, n), np.round(rng.lognormal(3.0, 1.5, n), 2),
+                            rng.poisson(3.0, n), rng.binomial(5, 0.3, n)])
+
+
+def suite_member(features):
+    """MultivariateDrift as the monitor's suite runs it, with the suite's defaults."""
+    det = DriftSuite(features, []).multivariate
+    assert (det.reference_size, det.window) == (1000, 500)
+    assert det.false_alarm_rate == pytest.approx(SHARES["mmd"] * 1e-6)
+    return det
 
 
 @pytest.mark.parametrize("df", [1, 4, 30])
@@ -51,6 +71,53 @@ def test_correlation_flip_that_no_single_feature_shows_is_found():
         assert feed(NumericDrift(FEATURES, reference_size=2000), X) == []
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_inside_the_suite_a_flip_is_found_within_the_next_whole_window(seed):
+    # The suite's member: a reference of 1000 rows and a tenth of the 1e-6
+    # budget. The flip falls inside a window; the first window wholly after it
+    # ends at most 999 rows later.
+    rng = np.random.default_rng(seed)
+    start = 2000 + 131 * seed + 17
+    X = np.r_[mixed(rng, start, 0.8), mixed(rng, 2000, -0.8)]
+    det = suite_member([f"x{j}" for j in range(10)])
+    found = feed(det, X)
+    assert found, "the flip was missed"
+    assert start <= found[0][0] < start + 1000
+    assert re.search(r"largest change of correlation x0~x1 \+0\.\d+ -> [+-]0\.\d+", found[0][1].message)
+
+
+def test_inside_the_suite_a_stationary_stream_raises_nothing():
+    # 200 windows at alpha 5e-5 each: any false alarm here means a threshold far too low.
+    rng = np.random.default_rng(11)
+    det = suite_member([f"x{j}" for j in range(10)])
+    assert feed(det, mixed(rng, 101_000, 0.8), batch=10_000) == []
+    assert det.n_seen == 101_000
+
+
+def test_a_direction_the_reference_barely_used_is_watched_by_whitening():
+    # x2 = x0 + x1 up to a little noise; the noise quadruples. Each feature
+    # moves by a few percent of its spread, which no per-feature test sees.
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        start = 3000 + 37 * seed
+        X = rng.normal(size=(start + 1500, 5))
+        noise = np.where(np.arange(len(X)) < start, 0.1, 0.4)
+        X[:, 2] = X[:, 0] + X[:, 1] + noise * X[:, 2]
+        found = feed(suite_member([f"x{j}" for j in range(5)]), X)
+        assert found and start <= found[0][0] < start + 1000
+        assert "MMD²" in found[0][1].message
+        assert feed(NumericDrift([f"x{j}" for j in range(5)], reference_size=1000), X) == []
+
+
+def test_a_scale_change_in_one_feature_is_a_second_moment_change():
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(5000, 10))
+    X[3000:, 6] *= 1.5
+    found = feed(MultivariateDrift(FEATURES), X)
+    assert found and 3000 <= found[0][0] < 4000
+    assert "second-moment gap" in found[0][1].message
+
+
 def test_a_mean_shift_in_one_feature_is_found():
     rng = np.random.default_rng(8)
     X = rng.normal(size=(5000, 10))
@@ -60,17 +127,43 @@ def test_a_mean_shift_in_one_feature_is_found():
     assert "largest mean shift x4 +" in found[0][1].message
 
 
+def test_only_ranks_matter_so_heavy_tails_change_nothing():
+    # Normal scores are read off ranks: any increasing transform of a feature,
+    # however skewed or heavy-tailed it makes it, leaves every statistic as it was.
+    rng = np.random.default_rng(13)
+    X = correlated(rng, 4000, 0.6, d=4)
+    Y = np.column_stack([np.exp(3.0 * X[:, 0]), X[:, 1] ** 3, np.arctan(X[:, 2]), X[:, 3] * 1e6])
+    a, b = MultivariateDrift(list("abcd"), seed=1), MultivariateDrift(list("abcd"), seed=1)
+    a.set_reference(X[:2000])
+    b.set_reference(Y[:2000])
+    for lo in range(2000, 4000, 500):
+        assert a.statistic(X[lo:lo + 500]) == b.statistic(Y[lo:lo + 500])
+    assert a.calibration["tests"] == b.calibration["tests"]
+
+
+def test_normal_scores_cover_every_mid_rank_symmetrically():
+    t = normal_scores(1000)
+    assert len(t) == 2001 and np.all(np.diff(t) > 0)
+    assert t[1000] == pytest.approx(0.0, abs=1e-12) and t == pytest.approx(-t[::-1])
+    assert 3.2 < t[-1] < 3.4  # bounded, however far out a new value lies
+
+
 def test_false_alarms_match_the_rate_at_a_measurable_level():
-    # alpha = 1e-3 * 100 = 0.1 per window; 5 references x 1000 windows.
-    rates = []
+    # alpha = 1e-3 * 100 = 0.1 per window, 0.05 for each statistic; 5 references x 1000 windows.
+    counts = {"mmd": 0, "moments": 0}
     for seed in range(5):
         rng = np.random.default_rng(100 + seed)
         det = MultivariateDrift(FEATURES[:4], reference_size=1000, window=100,
                                 n_components=100, false_alarm_rate=1e-3, seed=seed)
-        det.update(rng.normal(size=(1000, 4)))
-        alarms = len(feed(det, rng.normal(size=(100_000, 4)), batch=10_000))
-        rates.append(alarms / 1000)
-    assert 0.05 < np.mean(rates) < 0.15
+        det.set_reference(rng.lognormal(size=(1000, 4)))
+        tests = det.calibration["tests"]
+        assert [t["alpha"] for t in tests.values()] == pytest.approx([0.05, 0.05])
+        X = rng.lognormal(size=(100_000, 4))
+        for lo in range(0, len(X), 100):
+            for name, value in det.statistic(X[lo:lo + 100]).items():
+                counts[name] += value > tests[name]["threshold"]
+    for name, k in counts.items():
+        assert 0.025 < k / 5000 < 0.075, (name, k)
 
 
 def test_stored_calibration_gives_identical_results_without_recomputing(monkeypatch):
@@ -108,6 +201,11 @@ def test_a_calibration_for_other_parameters_or_rows_is_refused():
         det.clone().set_reference(reference, {**cal, "version": 0})
     with pytest.raises(ValueError, match="calibration must be"):
         det.clone().set_reference(reference, {"threshold": 1.0})
+    broken = {**cal, "tests": {**cal["tests"], "moments": {"threshold": float("nan")}}}
+    fresh = det.clone()
+    with pytest.raises(ValueError, match="finite numbers"):
+        fresh.set_reference(reference, broken)
+    assert not fresh.ready and fresh.calibration is None
 
 
 def test_missing_values_are_imputed_with_the_reference_median():
@@ -117,10 +215,13 @@ def test_missing_values_are_imputed_with_the_reference_median():
     X[:, 2] = np.inf  # never present: non-finite is missing
     det = MultivariateDrift(["a", "b", "c"], reference_size=2000)
     assert feed(det, X) == []
-    assert det.calibration["center"][2] == 0.0 and det.calibration["scale"][2] == 1.0
-    # A window whose values are all missing sits at the medians: that is a change.
+    # A feature the reference never had is left out: its values change nothing.
+    window = rng.normal(size=(500, 3))
+    assert det.statistic(window) == det.statistic(np.c_[window[:, :2], np.full(500, np.nan)])
+    # A window in which every value is missing sits at the medians: that is a change.
     det.update(np.full((500, 3), np.nan))
     assert det.checked == [("data_drift", "mmd", None)]
+    assert det.drift_detected
 
 
 def test_set_reference_drops_the_window_under_way_and_thins_with_the_seed():
@@ -147,8 +248,11 @@ def test_statistic_and_alpha():
     with pytest.raises(ValueError, match="no reference"):
         det.statistic(rng.normal(size=(10, 2)))
     det.update(rng.normal(size=(500, 2)))
-    assert det.statistic(rng.normal(size=(250, 2))) < det.calibration["threshold"]
-    assert det.statistic(rng.normal(size=(250, 2)) + 2.0) > det.calibration["critical_threshold"]
+    tests = det.calibration["tests"]
+    quiet = det.statistic(rng.normal(size=(250, 2)))
+    assert all(quiet[k] < tests[k]["threshold"] for k in ("mmd", "moments"))
+    moved = det.statistic(rng.normal(size=(250, 2)) + 2.0)
+    assert moved["mmd"] > tests["mmd"]["critical_threshold"]
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
