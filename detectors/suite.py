@@ -35,9 +35,9 @@ from driftline.detectors.residual_shift import ResidualShift
 # a model runs ErrorRateDrift or ResidualShift, never both, so they share one.
 SHARES: dict[str, float] = {
     "ks": 0.20,        # NumericDrift: windowed two-sample tests per numeric column
-    "cusum": 0.15,     # MeanShift: sequential, fast on large mean shifts
+    "cusum": 0.10,     # MeanShift: sequential, fast on large mean shifts
     "mmd": 0.10,       # MultivariateDrift: the joint distribution of the numeric features
-    "chi2": 0.15,      # CategoricalDrift: categorical columns and the prediction
+    "chi2": 0.20,      # CategoricalDrift: categorical columns and the prediction
     "prior": 0.15,     # PriorShift: sequential, a classifier's predicted class shares
     "adwin": 0.15,     # ErrorRateDrift (classifiers) or ResidualShift (regressors): concept drift
                        # on the error stream
