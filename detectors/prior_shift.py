@@ -8,7 +8,7 @@ import numpy as np
 from river import __version__ as river_version
 from river import drift
 
-from driftline.detectors._checks import check_positive_int
+from driftline.detectors._checks import check_features, check_positive_int
 from driftline.detectors.base import Detection, Detector
 from driftline.detectors.error_rate import _adwin_bound, locate_rise
 from driftline.detectors.profile import PREDICTION
@@ -35,18 +35,19 @@ _RECENT = 2048  # known labels kept to locate a change, as ErrorRateDrift does
 
 
 class PriorShift(Detector):
-    """ADWIN on the indicator of each frequent class of a categorical column, two-sided.
+    """ADWIN on the indicator of each frequent class of categorical columns, two-sided.
 
     Meant for a classifier's prediction (``"<prediction>"``): when the share
     of a predicted class moves, the classes the model sees have changed
-    (label shift), or the model has. The classes are the ones holding at
-    least ``min_share`` of a reference (the first ``reference_size`` known
-    labels, or the rows given to :meth:`set_reference`), at most
-    ``max_classes`` of them, most frequent first; when they are all the
-    reference holds, the least frequent is left out (its share is one less
-    the others', so a binary column needs one test). Each gets river's ADWIN
-    on its 0/1 indicator, checked after every label, with the significance
-    ``delta`` that gives it an equal part of ``false_alarm_rate``.
+    (label shift), or the model has. The classes of a column are the ones
+    holding at least ``min_share`` of its reference (the first
+    ``reference_size`` known labels, or the rows given to
+    :meth:`set_reference`), at most ``max_classes`` of them, most frequent
+    first; when they are all the reference holds, the least frequent is left
+    out (its share is one less the others', so a binary column needs one
+    test). Each gets river's ADWIN on its 0/1 indicator, checked after every
+    label, with the significance ``delta`` that gives it an equal part of
+    its column's equal part of ``false_alarm_rate``.
 
     When an ADWIN cuts its window, the change is located within the last
     2048 known labels (the split where the shares before and after differ
@@ -56,25 +57,26 @@ class PriorShift(Detector):
 
     Parameters
     ----------
-    feature
-        Name of the column, used in detections.
+    features
+        Names of the columns of every batch, in order.
     reference_size
-        Known labels in a warm-up reference; no test runs before it is full.
+        Known labels per column in a warm-up reference; no test runs on a
+        column before its reference is full.
     min_share
         Least share of the reference that makes a class tracked.
     max_classes
-        Most classes tracked.
+        Most classes tracked per column.
     false_alarm_rate
-        Target false alarms per row when nothing changes, over all classes.
+        Target false alarms per row when nothing changes, over all columns and classes.
 
     Notes
     -----
     ``value`` is the class's share since the change and ``threshold`` its
     share before. ``"critical"`` means the change also clears ADWIN's bound
-    for ``delta / 100``. ``checked`` has one entry per update that tested a
-    label. ``None`` (or NaN) means missing and is skipped. The warm-up's
-    labels are the start of each ADWIN's window, so a change right after it
-    is found as fast as later ones.
+    for ``delta / 100``. ``checked`` has one entry per column and update that
+    tested a label. ``None`` (or NaN) means missing and is skipped. The
+    warm-up's labels are the start of each ADWIN's window, so a change right
+    after it is found as fast as later ones.
 
     At the monitor suite's share (1.5 x 10^-7 false alarms per row), 10^8
     stationary rows gave 13 false alarms with two classes at 0.5, 2 with
@@ -95,10 +97,10 @@ class PriorShift(Detector):
     >>> rng = np.random.default_rng(3)
     >>> det = PriorShift()
     >>> labels = np.array(["cat", "dog", "bird"], dtype=object)
-    >>> det.update(labels[rng.choice(3, p=[0.5, 0.3, 0.2], size=3000)])
+    >>> det.update(labels[rng.choice(3, p=[0.5, 0.3, 0.2], size=(3000, 1))])
     >>> det.classes, det.drift_detected
-    (['cat', 'dog'], False)
-    >>> det.update(labels[rng.choice(3, p=[0.3, 0.5, 0.2], size=1000)])
+    ({'<prediction>': ['cat', 'dog']}, False)
+    >>> det.update(labels[rng.choice(3, p=[0.3, 0.5, 0.2], size=(1000, 1))])
     >>> for d in det.detections:
     ...     print(d.feature, d.batch_index, d.severity, round(d.value, 3), round(d.threshold, 3))
     <prediction> 119 warning 0.239 0.509
@@ -117,12 +119,10 @@ class PriorShift(Detector):
     kind = "data_drift"
     name = "prior"
 
-    def __init__(self, feature: str = PREDICTION, reference_size: int = 1000,
-                 min_share: float = 0.01, max_classes: int = 10,
+    def __init__(self, features: tuple[str, ...] | list[str] = (PREDICTION,),
+                 reference_size: int = 1000, min_share: float = 0.01, max_classes: int = 10,
                  false_alarm_rate: float = 1e-6) -> None:
-        if not isinstance(feature, str) or not feature:
-            raise ValueError(f"feature must be a column name, got {feature!r}")
-        self.feature = feature
+        self.features = check_features(features)
         self.reference_size = check_positive_int("reference_size", reference_size)
         if (isinstance(min_share, bool) or not isinstance(min_share, numbers.Real)
                 or not 0.0 < min_share < 0.5):
@@ -137,28 +137,37 @@ class PriorShift(Detector):
 
     def _reset(self) -> None:
         super()._reset()
-        self._classes: list | None = None  # tracked labels; None while warming up
-        self._warm: list = []  # the warm-up's known labels
-        self._adwins: list[drift.ADWIN] = []
+        d = len(self.features)
+        # Per column: tracked labels (None while warming up), the warm-up's
+        # known labels, one ADWIN per tracked class, and the last known labels
+        # as class codes (-1: another class).
+        self._classes: list[list | None] = [None] * d
+        self._warm: list[list] = [[] for _ in range(d)]
+        self._adwins: list[list[drift.ADWIN]] = [[] for _ in range(d)]
         # Each ADWIN's width and total, kept here: reading them from river
         # before every item would halve the speed.
-        self._windows = np.zeros((0, 2))
-        self._recent = np.zeros(0, dtype=np.int16)  # last known labels as class codes, -1: other
+        self._windows: list[np.ndarray] = [np.zeros((0, 2)) for _ in range(d)]
+        self._recent: list[np.ndarray] = [np.zeros(0, dtype=np.int16) for _ in range(d)]
 
     @property
-    def classes(self) -> list | None:
-        """The tracked classes, most frequent first (None until there is a reference)."""
-        return None if self._classes is None else list(self._classes)
+    def classes(self) -> dict[str, list | None]:
+        """Per column, the tracked classes, most frequent first (None until there is a reference)."""
+        return {f: None if c is None else list(c) for f, c in zip(self.features, self._classes)}
 
     @property
-    def delta(self) -> float | None:
-        """Each class's ADWIN significance (None until the classes are known)."""
-        return _delta(self.false_alarm_rate, len(self._classes)) if self._classes else None
+    def delta(self) -> dict[str, float | None]:
+        """Per column, each class's ADWIN significance (None until the classes are known)."""
+        return {f: self._delta(c) for f, c in zip(self.features, self._classes)}
+
+    def _delta(self, classes: list | None) -> float | None:
+        if not classes:
+            return None
+        return _delta(self.false_alarm_rate / len(self.features), len(classes))
 
     # ------------------------------------------------------------ reference
 
-    def set_reference(self, labels, calibration: None = None) -> None:
-        """Take the known labels of ``labels`` (e.g. the version's answers on its holdout) as the reference.
+    def set_reference(self, X, calibration: None = None) -> None:
+        """Take the known labels of ``X`` (e.g. the version's answers on its holdout) as the reference.
 
         The classes are chosen from them and they start every ADWIN's
         window, so that the stream is compared with them from its first
@@ -167,13 +176,15 @@ class PriorShift(Detector):
         """
         if calibration is not None:
             raise ValueError("PriorShift has no calibration to reuse; pass calibration=None")
-        _, _, known = _known(labels)
-        if not known:
-            raise ValueError("the reference has no known label")
+        columns = [_known(col)[1] for col in self._columns(X)]
+        for f, known in zip(self.features, columns):
+            if not known:
+                raise ValueError(f"the reference has no known label of {f!r}")
         self._reset()
-        self._start(known)
+        for j, known in enumerate(columns):
+            self._start(j, known)
 
-    def _start(self, known: list) -> None:
+    def _start(self, j: int, known: list) -> None:
         counts: dict = {}
         for v in known:
             counts[v] = counts.get(v, 0) + 1
@@ -181,113 +192,132 @@ class PriorShift(Detector):
         tracked = [v for v in ranked if counts[v] >= self.min_share * len(known)][:self.max_classes]
         if len(tracked) == len(ranked) and len(tracked) > 1:
             tracked = tracked[:-1]
-        self._classes = tracked or ranked[:1]
-        self._warm = []
-        delta = self.delta
-        self._adwins = [drift.ADWIN(delta=delta, clock=_CLOCK, min_window_length=_MIN_WINDOW_LENGTH,
-                                    grace_period=_GRACE) for _ in self._classes]
-        codes = self._codes(known)
-        for c, adwin in enumerate(self._adwins):
+        self._classes[j] = tracked or ranked[:1]
+        self._warm[j] = []
+        delta = self._delta(self._classes[j])
+        self._adwins[j] = [_adwin(delta) for _ in self._classes[j]]
+        codes = self._codes(j, known)
+        for c, adwin in enumerate(self._adwins[j]):
             for x in (codes == c).astype(np.float64).tolist():
                 adwin.update(x)  # the reference's own changes are not reported
-        self._windows = np.array([[a.width, a.total] for a in self._adwins], dtype=np.float64)
-        self._recent = codes[-_RECENT:]
+        self._windows[j] = np.array([[a.width, a.total] for a in self._adwins[j]], dtype=np.float64)
+        self._recent[j] = codes[-_RECENT:]
 
     # ------------------------------------------------------------ update
 
-    def update(self, labels) -> None:
-        """Feed the column's labels: a 1-D array, or shape ``(n, 1)``; None or NaN for missing."""
-        rows, positions, known = _known(labels)
+    def update(self, X) -> None:
+        """Feed rows of shape ``(n, len(features))`` (1-D for one column); None or NaN for missing."""
+        columns = self._columns(X)
         self._begin()
-        i = 0
-        if self._classes is None:
-            i = min(self.reference_size - len(self._warm), len(known))
-            self._warm.extend(known[:i])
-            if len(self._warm) == self.reference_size:
-                self._start(self._warm)
-        if i < len(known):
-            self._test(self._codes(known[i:]), positions[i:])
-            self._checked.append((self.kind, self.name, self.feature))
-        self._n_seen += rows
+        found: list[Detection] = []
+        for j, col in enumerate(columns):
+            positions, known = _known(col)
+            i = 0
+            if self._classes[j] is None:
+                i = min(self.reference_size - len(self._warm[j]), len(known))
+                self._warm[j].extend(known[:i])
+                if len(self._warm[j]) == self.reference_size:
+                    self._start(j, self._warm[j])
+            if i < len(known):
+                found += self._test(j, self._codes(j, known[i:]), positions[i:])
+                self._checked.append((self.kind, self.name, self.features[j]))
+        found.sort(key=lambda d: d.batch_index)  # stable: columns and classes keep their order
+        self._detections = found
+        self._n_seen += len(columns[0])
 
-    def _test(self, codes: np.ndarray, positions: np.ndarray) -> None:
-        for c, adwin in enumerate(self._adwins):
-            width, total = self._windows[c]
+    def _test(self, j: int, codes: np.ndarray, positions: np.ndarray) -> list[Detection]:
+        found = []
+        for c, adwin in enumerate(self._adwins[j]):
+            width, total = self._windows[j][c]
             for k, x in enumerate((codes == c).astype(np.float64).tolist()):
                 adwin.update(x)
                 width, total = width + 1.0, total + x  # 0/1 sums are exact
                 if adwin.drift_detected:
-                    history = np.concatenate([self._recent, codes[:k + 1]]) == c
-                    self._on_cut(c, int(positions[k]), width, total, history)
+                    history = np.concatenate([self._recent[j], codes[:k + 1]]) == c
+                    found += self._on_cut(j, c, int(positions[k]), width, total, history)
                     width, total = adwin.width, adwin.total
-            self._windows[c] = width, total
-        self._detections.sort(key=lambda d: d.batch_index)  # stable: classes keep their order
-        self._recent = np.concatenate([self._recent, codes])[-_RECENT:]
+            self._windows[j][c] = width, total
+        self._recent[j] = np.concatenate([self._recent[j], codes])[-_RECENT:]
+        return found
 
-    def _on_cut(self, c: int, pos: int, width: float, total: float, history: np.ndarray) -> None:
+    def _on_cut(self, j: int, c: int, pos: int, width: float, total: float,
+                history: np.ndarray) -> list[Detection]:
         recent = history[-int(min(_RECENT, width)):].astype(np.int8)
         split = locate_rise(recent, width, total)
         rose = split is not None
         if not rose:
             split = locate_rise(1 - recent, width, width - total)
             if split is None:
-                return
+                return []
         n_new, new, n_old, old = split
         if not rose:
             new, old = 1.0 - new, 1.0 - old
         mean = total / width
-        bound = _adwin_bound(n_old, n_new, mean * (1.0 - mean), self.delta / 100.0, width)
-        label = self._classes[c]
-        self._detections.append(Detection(
-            kind=self.kind, detector=self.name, feature=self.feature, value=new, threshold=old,
+        delta = self._delta(self._classes[j])
+        bound = _adwin_bound(n_old, n_new, mean * (1.0 - mean), delta / 100.0, width)
+        feature, label = self.features[j], self._classes[j][c]
+        return [Detection(
+            kind=self.kind, detector=self.name, feature=feature, value=new, threshold=old,
             batch_index=pos, severity="critical" if abs(new - old) > bound else "warning",
-            message=(f"{self.feature}: share of {label!r} {'rose' if rose else 'fell'} from "
+            message=(f"{feature}: share of {label!r} {'rose' if rose else 'fell'} from "
                      f"{old:.3f} to {new:.3f} (last {n_new} rows vs the {n_old:.0f} before)"),
-        ))
+        )]
 
     # ------------------------------------------------------------ helpers
 
-    def _codes(self, labels: list) -> np.ndarray:
-        index = {v: c for c, v in enumerate(self._classes)}
+    def _columns(self, X) -> list[np.ndarray]:
+        arr = np.asarray(X, dtype=object)
+        d = len(self.features)
+        if arr.ndim == 1 and d == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[1] != d:
+            raise ValueError(f"expected an array of shape (n, {d}) for features {self.features}, "
+                             f"got shape {arr.shape}")
+        return [arr[:, j] for j in range(d)]
+
+    def _codes(self, j: int, labels: list) -> np.ndarray:
+        index = {v: c for c, v in enumerate(self._classes[j])}
         return np.array([index.get(v, -1) for v in labels], dtype=np.int16)
 
     # river's ADWIN keeps its window in a compiled helper; its own pickle
     # support is a byte string, which is what goes into the state dict.
     def _export_state(self, state: dict) -> dict:
         state["_adwins"] = {"river": river_version,
-                            "windows": [a._helper.__getstate__() for a in state["_adwins"]]}
+                            "windows": [[a._helper.__getstate__() for a in col]
+                                        for col in state["_adwins"]]}
         return state
 
     def _import_state(self, state: dict) -> dict:
         saved = state.pop("_adwins")
-        delta = _delta(self.false_alarm_rate, len(state.get("_classes") or [None]))
         adwins = []
-        for window in saved["windows"]:
-            adwin = drift.ADWIN(delta=delta, clock=_CLOCK, min_window_length=_MIN_WINDOW_LENGTH,
-                                grace_period=_GRACE)
-            try:
-                adwin._helper.__setstate__(window)
-            except BaseException as exc:  # river's compiled helper panics on bytes it cannot read
-                if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
-                    raise
-                raise ValueError(f"ADWIN state saved with river {saved.get('river')} cannot be "
-                                 f"restored with river {river_version}: {exc}") from None
-            adwins.append(adwin)
+        for classes, windows in zip(state.get("_classes") or [], saved["windows"]):
+            col = []
+            for window in windows:
+                adwin = _adwin(self._delta(classes))
+                try:
+                    adwin._helper.__setstate__(window)
+                except BaseException as exc:  # river's compiled helper panics on bytes it cannot read
+                    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                        raise
+                    raise ValueError(f"ADWIN state saved with river {saved.get('river')} cannot be "
+                                     f"restored with river {river_version}: {exc}") from None
+                col.append(adwin)
+            adwins.append(col)
         state["_adwins"] = adwins
         return state
 
 
-def _known(labels) -> tuple[int, np.ndarray, list]:
-    """Rows, and the positions and values of the known labels, of a 1-D or ``(n, 1)`` array."""
-    arr = np.asarray(labels, dtype=object)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array or of shape (n, 1), got shape {arr.shape}")
-    values = arr.tolist()
+def _adwin(delta: float) -> drift.ADWIN:
+    return drift.ADWIN(delta=delta, clock=_CLOCK, min_window_length=_MIN_WINDOW_LENGTH,
+                       grace_period=_GRACE)
+
+
+def _known(labels: np.ndarray) -> tuple[np.ndarray, list]:
+    """Positions and values of the known labels of one column."""
+    values = labels.tolist()
     known = np.array([not (v is None or (isinstance(v, float) and v != v)) for v in values], dtype=bool)
     positions = np.flatnonzero(known)
-    return len(values), positions, [values[p] for p in positions.tolist()]
+    return positions, [values[p] for p in positions.tolist()]
 
 
 def _delta(false_alarm_rate: float, n_classes: int) -> float:

@@ -131,7 +131,7 @@ class DriftSuite:
         # A classifier's prediction is categorical: the share of each class is watched too.
         self.prior = None
         if PREDICTION in self.categorical:
-            self.prior = PriorShift(PREDICTION, reference_size=reference_size,
+            self.prior = PriorShift([PREDICTION], reference_size=reference_size,
                                     false_alarm_rate=rate["prior"])
         self.quality = DataQuality(self.numeric + self.categorical, window=window)
         # What the quality codes for out-of-range values and unseen categories
@@ -204,7 +204,7 @@ class DriftSuite:
         feeds = [(self.numeric_drift, X), (self.mean_shift, X), (self.categorical_drift, C),
                  (self.quality, Q)]
         if self.prior is not None:
-            feeds.append((self.prior, C[:, self.categorical.index(PREDICTION)]))
+            feeds.append((self.prior, C[:, [self.categorical.index(PREDICTION)]]))
         if self.multivariate is not None:
             feeds.append((self.multivariate, X[:, [self.numeric.index(f) for f in self.features]]))
         return _run(feeds)

@@ -89,11 +89,12 @@ def _residuals(seed: int) -> list[np.ndarray]:
 
 
 def _labels(seed: int) -> list[np.ndarray]:
+    # Column 1's class shares move; column 0's stay.
     rng = np.random.default_rng(seed)
     labels = np.array(["a", "b", "c", None], dtype=object)
-    before = rng.choice(4, p=[0.5, 0.3, 0.15, 0.05], size=1500)
-    after = rng.choice(4, p=[0.3, 0.5, 0.15, 0.05], size=1500)
-    return _split(labels[np.r_[before, after]], rng)
+    codes = rng.choice(4, p=[0.5, 0.3, 0.15, 0.05], size=(3000, 2))
+    codes[1500:, 1] = rng.choice(4, p=[0.3, 0.5, 0.15, 0.05], size=1500)
+    return _split(labels[codes], rng)
 
 
 def _quality(seed: int) -> list[np.ndarray]:
@@ -136,7 +137,7 @@ CASES: dict[type, Case] = {
         lambda: ErrorIncrease(window=100, false_alarm_rate=1e-4),
         _residuals),
     PriorShift: Case(
-        lambda: PriorShift("label", reference_size=300, false_alarm_rate=1e-4),
+        lambda: PriorShift(["x", "y"], reference_size=300, false_alarm_rate=1e-4),
         _labels),
     ResidualShift: Case(
         lambda: ResidualShift(reference_size=200, false_alarm_rate=1e-4, seed=3),

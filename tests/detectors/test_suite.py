@@ -115,7 +115,7 @@ def test_the_prior_test_starts_from_the_profiles_answers():
     C[:, 2] = rng.choice(["0", "1"], p=[0.2, 0.8], size=1000)
     s = suite()
     s.set_reference(ReferenceProfile(["a", "b", "c"], ["country", "user", "<prediction>"], X, C))
-    assert s.prior.classes == ["1"]
+    assert s.prior.classes == {"<prediction>": ["1"]}
     X, C = rows(rng, 500)  # predictions now half and half: no warm-up needed to see it
     found, _ = s.update_inputs(X, C, np.zeros((500, 6), dtype=np.int8))
     assert any(d.detector == "prior" for d in found)
