@@ -15,7 +15,7 @@ joined outcomes (whether a classifier was right, a regressor's residual) to
 :func:`member` names which member made it.
 
 >>> [k for k, v in sorted(shares().items()) if v > 0]
-['accuracy', 'adwin', 'chi2', 'cusum', 'ks', 'mmd']
+['accuracy', 'adwin', 'chi2', 'cusum', 'ks', 'mmd', 'prior']
 >>> round(sum(shares().values()), 9), BUDGET
 (1.0, 1e-06)
 """
