@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 from driftline.detectors import MultivariateDrift, NumericDrift
+from driftline.detectors.suite import DriftSuite
 from tests.detectors.cases import feed
 
 D = 10
@@ -56,6 +57,19 @@ def draw(rng, n, kind):
 def detectors(seed):
     return {"MultivariateDrift": MultivariateDrift(FEATURES, seed=seed),
             "NumericDrift (KS)": NumericDrift(FEATURES, seed=seed)}
+
+
+def in_suite(seed):
+    """MultivariateDrift as the monitor's suite builds it: its reference, window and budget share."""
+    det = DriftSuite(FEATURES, [], seed=seed).multivariate
+    name = (f"MultivariateDrift in the suite (reference {det.reference_size}, window {det.window}, "
+            f"rate {det.false_alarm_rate:.2g})")
+    return name, det
+
+
+def with_suite(seed):
+    name, det = in_suite(seed)
+    return {**detectors(seed), name: det}
 
 
 def false_alarms(kind, rows, streams):
@@ -81,16 +95,17 @@ def correlated(rng, n, rho):
 
 
 def delays(change, seeds):
-    out = {name: [] for name in detectors(0)}
+    out = {name: [] for name in with_suite(0)}
     for seed in range(seeds):
         rng = np.random.default_rng(1000 + seed)
         start = 4000 + int(rng.integers(0, 500))  # 2000 reference rows, then not aligned
-        if change == "flip":
-            X = np.r_[correlated(rng, start, 0.8), correlated(rng, 5000, -0.8)]
+        if change.startswith("flip"):
+            rho = float(change[4:])
+            X = np.r_[correlated(rng, start, rho), correlated(rng, 5000, -rho)]
         else:
             X = rng.normal(size=(start + 5000, D))
             X[start:, 0] += 0.5
-        for name, det in detectors(seed).items():
+        for name, det in with_suite(seed).items():
             hits = [i for i, _ in feed(det, X) if i >= start]
             out[name].append(hits[0] - start if hits else math.inf)
     return {name: summary(d) for name, d in out.items()}
@@ -122,6 +137,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows per stationary stream")
     parser.add_argument("--streams", type=int, default=10, help="stationary streams per distribution")
     parser.add_argument("--seeds", type=int, default=50, help="streams per delay measurement")
+    parser.add_argument("--only", nargs="+", metavar="WORD",
+                        help="run only the measurements whose title has one of these words "
+                             "(e.g. 'false' 'flip' 'shift' 'speed')")
     args = parser.parse_args()
     runs = [(f"false alarms, {kind} features, {args.streams} x {args.rows} rows "
              f"(target {1e-6 * args.rows * args.streams:g})",
@@ -129,10 +147,14 @@ def main() -> None:
             for kind in ("normal", "lognormal", "t2")]
     runs += [
         ("rows to detect a correlation flip +0.8 -> -0.8 (2 of 10 features)",
-         lambda: delays("flip", args.seeds)),
+         lambda: delays("flip0.8", args.seeds)),
+        ("rows to detect a correlation flip +0.5 -> -0.5 (2 of 10 features)",
+         lambda: delays("flip0.5", args.seeds)),
         ("rows to detect a 0.5 sd mean shift in 1 of 10 features", lambda: delays("shift", args.seeds)),
         ("speed", speed),
     ]
+    if args.only:
+        runs = [r for r in runs if any(word in r[0] for word in args.only)]
     for label, run in runs:
         t = time.perf_counter()
         result = run()
