@@ -190,7 +190,7 @@ def retrain(
     request: RetrainRequest, examples: pd.DataFrame, registry: Registry, store: ArtifactStore,
     settings: Settings, trainer_spec: str = DEFAULT_TRAINER, window: dict | None = None, *,
     trainer_params: dict | None = None, reference: dict | None = None,
-    stop: threading.Event | None = None,
+    stop: threading.Event | None = None, note: str | None = None, figures: dict | None = None,
 ) -> VersionRecord:
     """Train a challenger on ``examples``, gate it against the champion, register the outcome.
 
@@ -208,7 +208,10 @@ def retrain(
     :class:`~driftline.retrainer.exceptions.TrainingInterrupted`; neither
     records anything. A champion is registered with its reference profile
     (:func:`~driftline.retrainer.reference.build_profile`), unless
-    ``reference`` gives one, which is stored untouched.
+    ``reference`` gives one, which is stored untouched. ``note`` heads the
+    version's reason and ``figures`` join its metrics: why this retrain was
+    made, when the request alone does not say it (see
+    :mod:`~driftline.retrainer.rollback`).
     """
     existing = registry.find_by_request(request.model_id, request.request_id)
     if existing is not None:
@@ -233,6 +236,10 @@ def retrain(
     champion = registry.champion(request.model_id)
     features = feature_columns(examples)
     outcome = _evaluate(examples, features, champion, store, settings, trainer, trainer_spec)
+    if figures:
+        outcome.metrics.update(figures)
+    if note:
+        outcome.reason = f"{note}; {outcome.reason}"
     if outcome.model is not None and reference is None:
         reference = _reference_profile(request, examples, features, outcome, settings)
 

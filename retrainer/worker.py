@@ -26,9 +26,12 @@ doubling wait, ``DRIFTLINE_RETRAIN_MAX_ATTEMPTS`` times in all, then given up.
 
 A request with action ``rollback`` (the monitor's, when a promoted version
 fell short of its gate score) demotes that version if it is still the
-champion, restores the previous champion and publishes it; the restore and
-the close of its run are one transaction, so a redelivered request rolls
-back once and only publishes again. With shadow runs on
+champion, restores the previous champion and publishes it, if the previous
+champion does better on the labeled events the version served; if it does
+not, the traffic has moved on rather than the gate erred, and a challenger
+is trained on those events instead (:mod:`~driftline.retrainer.rollback`).
+The restore, or the retrain's version, and the close of its run are one
+transaction, so a redelivered request acts once and only publishes again. With shadow runs on
 (``DRIFTLINE_SHADOW_EVENTS`` or a registration's ``shadow_events``), a
 challenger the gate would promote is scored next to the champion on live
 labeled events first (:mod:`~driftline.retrainer.shadow`); a worker that dies
@@ -94,6 +97,7 @@ from driftline.retrainer.exceptions import (
 from driftline.retrainer.frame import labeled_frame
 from driftline.retrainer.job import retrain
 from driftline.retrainer.registry import Registry, VersionRecord
+from driftline.retrainer.rollback import roll_back
 from driftline.retrainer.shadow import ShadowRegistrations, run_shadow, shadow_events
 from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
 from driftline.retrainer.training import start_fork_server
@@ -315,34 +319,53 @@ class RetrainWorker:
         return record
 
     def rollback(self, request: RetrainRequest) -> VersionRecord | None:
-        """Demote ``request.model_version`` if it is still the champion, restore and publish the previous one.
+        """Demote ``request.model_version`` and restore the previous champion, or retrain instead; publish.
 
-        Returns the restored champion, or ``None`` if there was nothing to do
-        (rolled back already, or another version is champion now). A model
-        with no earlier champion to go back to raises :class:`RequestAbandoned`.
+        The previous champion is restored if it does better on the labeled
+        events the version served (read from ``request.since_ts``, its first
+        prediction); if it does not, a challenger is trained on them and
+        gated against the version (:func:`~driftline.retrainer.rollback.roll_back`).
+        Returns the restored champion or the retrain's version, or ``None``
+        if there was nothing to do (rolled back already, or another version
+        is champion now). A model with no earlier champion to go back to
+        raises :class:`RequestAbandoned`.
         """
         model_id, request_id, version = request.model_id, request.request_id, request.model_version
         run = self.registry.start_run(model_id, request_id, self.worker_id, request.alert_ids)
         if run.state == "failed":
             return None
-        if run.state == "finished":
+        record = self.registry.find_by_request(model_id, request_id)  # retrained instead, before
+        if record is None and run.state == "finished":
             # Done before; the worker may have died before the announcement was acked.
             champion = self.registry.champion(model_id)
             if champion is None or champion.version != run.version:
                 return None
             record = champion
-        else:
+        elif record is None:
             self._check(request, run.attempts)
-            reason = f"rolled back from v{version}: {request.reason or f'request {request_id}'}"
+            # The version's labeled events are in already: no wait for more.
+            events, window = read_window(self.settings.replace(retrain_wait_s=0.0), model_id,
+                                         request.since_ts, stop=self._stop)
+            shadowed = shadow_events(self.settings, self.registry.model(model_id)) > 0
             try:
-                record = self.registry.rollback(model_id, reason, from_version=version,
-                                                request_id=request_id)
+                record = roll_back(request, labeled_frame(events),
+                                   ShadowRegistrations(self.registry) if shadowed else self.registry,
+                                   self.store, self.settings, self.trainer_spec, window, stop=self._stop)
             except RegistryError as exc:
                 raise RequestAbandoned(f"cannot roll back v{version} of {model_id!r}: {exc}") from exc
+            except TrainerLoadError as exc:
+                raise RequestAbandoned(f"the trainer of model {model_id!r} cannot be loaded: {exc}") from exc
             if record is None:
                 log.info("rollback of %s v%s: nothing to do, it is not the champion", model_id, version)
                 return None
-            log.warning("model %s: v%s demoted, v%s is champion again", model_id, version, record.version)
+            if record.request_id == request_id:
+                log.warning("model %s: v%s kept, the previous champion does no better live; retrained: "
+                            "v%s %s", model_id, version, record.version, record.status)
+            else:
+                log.warning("model %s: v%s demoted, v%s is champion again", model_id, version, record.version)
+        if record.status == "shadow":
+            record = run_shadow(record, self.registry, self.store, self.settings,
+                                request_id=request_id, stop=self._stop)
         self._publish(record)
         return record
 
