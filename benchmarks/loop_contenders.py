@@ -18,8 +18,9 @@ far until they have a model.
   feeds it; its retrain requests go to :func:`~driftline.retrainer.job.retrain`
   (the real trainer in its child process, the real gate, a SQLite registry
   and an artifact store in a temporary folder) with the labeled examples the
-  monitor emitted since the request's ``since_ts``; a champion is loaded from
-  the store and serves from the next block.
+  monitor emitted since the request's ``since_ts``, or, for a rollback
+  request, to :func:`~driftline.retrainer.rollback.roll_back` as the worker
+  does; a new champion is loaded from the store and serves from the next block.
 - :class:`Online`: a river learner (ARF, HAT) that learns each label as it arrives.
 """
 
@@ -39,6 +40,7 @@ from driftline.retrainer.artifacts import ArtifactStore
 from driftline.retrainer.frame import labeled_frame
 from driftline.retrainer.job import retrain
 from driftline.retrainer.registry import Registry
+from driftline.retrainer.rollback import roll_back
 from driftline.retrainer.tabular import fit_default
 from driftline.settings import Settings
 
@@ -180,6 +182,7 @@ class DriftlineLoop(Contender):
         self.waiting: list = []  # retrain requests the worker has not answered yet
         self.requests = 0
         self.promoted = 0
+        self.rollbacks = 0  # rollback requests (each restores the previous champion or retrains)
         self.alerts: list = []
         self._batch: list = []
 
@@ -208,15 +211,20 @@ class DriftlineLoop(Contender):
                 self._refresh_since = None
         for request in list(self.waiting):
             window = [e for e in self.topic if e.ts >= request.since_ts][: self.settings.max_train_examples]
-            if len(window) < self.settings.min_train_examples:
-                continue  # the worker waits for labels
+            if len(window) < self.settings.min_train_examples and not request.is_rollback:
+                continue  # the worker waits for labels (not for a rollback: they are in)
             self.waiting.remove(request)
             started = time.perf_counter()
-            record = retrain(request, labeled_frame(window), self.registry, self.store, self.settings)
+            if request.is_rollback:  # as the worker does
+                record = roll_back(request, labeled_frame(window), self.registry, self.store, self.settings)
+                self.rollbacks += 1
+                retrained = record is not None and record.request_id == request.request_id
+            else:
+                record = retrain(request, labeled_frame(window), self.registry, self.store, self.settings)
+                retrained = bool(request.alert_ids)
             self.train_seconds += time.perf_counter() - started
-            if request.alert_ids:
-                self.retrains += 1
-            if record.status == "champion":
+            self.retrains += retrained
+            if record is not None and record.status == "champion" and record.version != self.version:
                 # As the model client does: load the published artifact, serve from the next block.
                 self.model = self.store.load(record.artifact_uri, record.sha256)
                 self.version = record.version

@@ -24,6 +24,7 @@ import numpy as np
 
 from driftline.consumers.join import LabelJoin
 from driftline.consumers.promotions import PromotionWatch
+from driftline.consumers.settle import Settling
 from driftline.contract import (
     Alert, Feedback, Labeled, Metrics, Prediction, RetrainRequest, new_id,
 )
@@ -35,6 +36,8 @@ from driftline.detectors.summary import FeatureSummary, RollingAccuracy
 from driftline.settings import Settings
 
 NO_MODEL = "0"  # the version a service reports while it has no champion yet
+# Episodes found on the labeled outcomes: their drift can be watched settling.
+_ON_LABELS = ("concept_drift", "performance")
 # (model_id, version) -> the profile the version was registered with, or None.
 ProfileSource = Callable[[str, str], "ReferenceProfile | None"]
 
@@ -54,6 +57,12 @@ class MonitorConfig:
     accuracy_window: int = 1000
     rollback_window: int = 1000  # 0: promoted versions are not tested
     rollback_confidence: float = 0.999
+    # A drift found on the labels is asked about once the serving version's losses have
+    # stopped rising over the newest settle_window labels (consumers/settle.py), so the
+    # window starts on the new concept; None: min_train_examples, 0: ask at once.
+    settle_window: int | None = None
+    settle_rise_z: float = 1.0
+    settle_patience: int | None = None  # labels after the detection; None: 5 settle windows
 
     @classmethod
     def from_settings(cls, s: Settings) -> MonitorConfig:
@@ -156,6 +165,8 @@ class ModelMonitor:
         self.__dict__.setdefault("_alert_of", {})
         self.__dict__.setdefault("_asking", [])
         self.__dict__.setdefault("_asked", None)
+        self.__dict__.setdefault("_settling", None)  # written before drifts were settled
+        self.__dict__.setdefault("_settling_since", None)
         if "promotions" not in self.__dict__:  # written before promotions were watched
             self.promotions = PromotionWatch(0)
             self._score = {}
@@ -177,6 +188,8 @@ class ModelMonitor:
         if version not in (None, NO_MODEL) and self.profiles is not None:
             profile = self.profiles(self.model_id, version)
         self._score = dict(profile.performance) if profile is not None else {}
+        self._settling = _settling(c)
+        self._settling_since: int | None = None  # the detection being settled, while it is
         if profile is not None:
             self._set_schema(profile.numeric, profile.categorical)
             self._build_suite()
@@ -327,6 +340,9 @@ class ModelMonitor:
         outcomes = self._outcomes(rows)
         if not self.regression:
             self.rolling.update(outcomes)
+        if self._settling is not None and self.version != NO_MODEL:
+            losses = np.abs(outcomes) if self.regression else 1.0 - outcomes
+            self._settling.observe(losses, ts)
         if self.version == NO_MODEL or self.suite is None:
             return  # a fallback answer has no concept to drift from
         detections, checked = self.suite.update_outcomes(outcomes)
@@ -353,7 +369,7 @@ class ModelMonitor:
         out.retrain.append(decided.request)
         # The rollback answers this episode: no retrain request from the demoted
         # version, nor from the restored one, until the cooldown has passed.
-        self._episode_alerts = []
+        self._episode_alerts, self._asking, self._settling_since = [], [], None
         self._retrain_at, self._retrain_version = self._watermark, None
 
     def _raise(self, detections: list[Detection], n_seen: int, checked: list[tuple],
@@ -391,6 +407,17 @@ class ModelMonitor:
             # since: the detection's event time. Training only on data after it keeps
             # the old concept out of the window, at the cost of waiting for new labels.
             alert_ids = [a[0] for a in self._episode_alerts]
+            if self._settling is not None and any(k in _ON_LABELS for k, _ in self._asking):
+                if self._settling_since is None:
+                    self._settling.start(since)
+                    self._settling_since = since
+                settled = self._settling.ready()
+                if settled is None:
+                    return  # the drift is still under way
+                if settled > since:
+                    reason = (f"{reason} (window from event time {settled}, where the errors "
+                              f"stopped rising after the detection at {since})")
+                since = settled
             self._asked = {"keys": list(self._asking), "since": since, "reason": reason,
                            "alert_ids": alert_ids, "repeats": 0}
         elif (self._asked and self._retrain_at is not None
@@ -403,6 +430,7 @@ class ModelMonitor:
         else:
             return
         self._episode_alerts, self._asking = [], []
+        self._settling_since = None
         self._retrain_at = self._watermark
         self._retrain_version = self.version
         out.retrain.append(RetrainRequest(request_id=new_id(), model_id=self.model_id,
@@ -421,6 +449,14 @@ class ModelMonitor:
             label_coverage=round(c["labeled"] / done, 6) if done else None,
             features=self.summary.snapshot(),
         )
+
+
+def _settling(c: MonitorConfig) -> Settling | None:
+    window = c.min_train_examples if c.settle_window is None else c.settle_window
+    if not window:
+        return None
+    half = max(window // 2, 1)
+    return Settling(half, c.settle_rise_z, max(c.settle_patience or 5 * window, 2 * half))
 
 
 def _is_num(v: Any) -> bool:

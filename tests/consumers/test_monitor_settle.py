@@ -1,0 +1,93 @@
+"""The monitor asks for a retrain once a drift found on the labels has settled, from where it settled."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from driftline.consumers.monitor import ModelMonitor
+from driftline.contract import Feedback, Prediction
+from tests.consumers.test_monitor import CONFIG, run
+
+# Settling tells a rise from noise over a window of min_train_examples labels.
+SETTLE = dataclasses.replace(CONFIG, retrain_cooldown_ms=10**9, min_train_examples=1000)
+
+
+def drifting(n: int, error_rate, *, seed: int = 0):
+    """Predictions of version 1, each labeled right after; ``error_rate(i)`` for event i."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        label = int(rng.random() < 0.5)
+        pred = label if rng.random() >= error_rate(i) else 1 - label
+        out.append(Prediction(f"p{i}", "m", "1", 1000 + i * 10, {"x": float(rng.normal())}, pred))
+        out.append(Feedback(f"f{i}", f"p{i}", "m", 1000 + i * 10 + 5, label))
+    return out
+
+
+def ts(i: int) -> int:
+    return 1000 + i * 10
+
+
+def first_request(m: ModelMonitor, evs):
+    got = run(m, evs)
+    concept = [a for a in got["alerts"] if a.kind in ("concept_drift", "performance")]
+    return concept, got["retrain"]
+
+
+def test_an_abrupt_drift_is_asked_about_from_where_the_errors_rose():
+    m = ModelMonitor("m", {}, SETTLE)
+    alerts, [request] = first_request(m, drifting(9_000, lambda i: 0.1 if i < 5_000 else 0.45))
+    found = min(a.event_ts for a in alerts)
+    # The window starts near where the errors rose (a look at the errors after it that
+    # happens to show a rise moves it on by a batch or two).
+    assert ts(4_950) <= request.since_ts <= max(found, ts(5_300))
+    assert request.alert_ids and "window from event time" in request.reason
+
+
+def test_a_gradual_drift_is_asked_about_once_the_errors_stop_rising():
+    ramp = lambda i: float(np.clip(0.05 + 0.4 * (i - 5_000) / 2_000, 0.05, 0.45))  # noqa: E731
+    m = ModelMonitor("m", {}, SETTLE)
+    alerts, requests = first_request(m, drifting(14_000, ramp))
+    found = min(a.event_ts for a in alerts)
+    assert found < ts(7_000)  # found early in the ramp ...
+    [request] = requests
+    # ... but the window starts where the errors settled, near the ramp's end at 7,000.
+    assert request.since_ts >= ts(6_400)
+    assert f"after the detection at {found}" in request.reason
+
+
+def test_without_settling_the_window_starts_at_the_detection():
+    ramp = lambda i: float(np.clip(0.05 + 0.4 * (i - 5_000) / 2_000, 0.05, 0.45))  # noqa: E731
+    m = ModelMonitor("m", {}, dataclasses.replace(SETTLE, settle_window=0))
+    alerts, requests = first_request(m, drifting(14_000, ramp))
+    assert requests[0].since_ts < ts(7_000)
+    assert requests[0].since_ts in {a.event_ts for a in alerts}
+
+
+def test_a_drift_in_the_inputs_alone_is_asked_about_at_once():
+    config = dataclasses.replace(SETTLE, retrain_on=("data_drift",))
+    m = ModelMonitor("m", {}, config)
+    rng = np.random.default_rng(1)
+    evs = []
+    for i in range(6_000):
+        x = rng.normal() + (3.0 if i >= 3_000 else 0.0)
+        evs.append(Prediction(f"p{i}", "m", "1", ts(i), {"x": float(x)}, int(rng.random() < 0.5)))
+    got = run(m, evs)  # no labels at all: nothing to settle on
+    drift = [a for a in got["alerts"] if a.kind == "data_drift"]
+    [request] = got["retrain"]
+    assert request.since_ts == drift[0].event_ts
+
+
+def test_settling_survives_a_restart():
+    import pickle
+
+    m = ModelMonitor("m", {}, SETTLE)
+    ramp = lambda i: float(np.clip(0.05 + 0.4 * (i - 5_000) / 2_000, 0.05, 0.45))  # noqa: E731
+    evs = drifting(14_000, ramp)
+    assert run(m, evs[:2 * 6_400])["retrain"] == []  # mid-ramp: found, not yet asked
+    assert m._settling_since is not None
+    restored = pickle.loads(pickle.dumps(m)).attach({})
+    [request] = run(restored, evs[2 * 6_400:])["retrain"]
+    assert request.since_ts >= ts(6_400)
