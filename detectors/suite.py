@@ -5,8 +5,9 @@ A model is watched by several detectors at once, each running several tests
 model, so the target ``false_alarm_rate`` (false alarms per prediction event
 in a stationary stream) is for the model as a whole: :data:`SHARES` splits it
 between the detectors, and each detector splits its share between its own
-tests. The shares add up to one, so the model's expected false alarms are at
-most the target, whatever the number of features.
+tests. The shares add up to one, and the suite spends :data:`HEADROOM` of the
+target, so the model's expected false alarms stay below the target, whatever
+the number of features, even where a calibration errs.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ SHARES: dict[str, float] = {
                        # on the error stream
     "accuracy": 0.10,  # AccuracyDrop (classifiers) or ErrorIncrease (regressors): performance
 }
+# The part of the target the suite spends. The target is a limit an ops team holds
+# us to, and the calibrations extrapolate tails: KS's rate per test came out 1.22
+# times its target at 10^-4 (40 references x 10^4 windows of ten mixed features),
+# and the whole suite 1.2 and 1.4 times the target over 5 x 10^6 stationary events
+# (benchmarks/detection.py, a classifier's and a regressor's model), both
+# within sampling error of it. Half the target keeps the measured rate below it.
+HEADROOM = 0.5
 # ADWIN's significance delta at which 3 x 10^7 stationary error events gave 2
 # false alarms (0.07 per 10^6), inside the 0.15 share of the default target.
 # Its false alarms scale about linearly with delta (a union bound over cuts),
@@ -113,7 +121,7 @@ class DriftSuite:
         self.accuracy_window = accuracy_window
         self.seed = seed
         self.features = [c for c in self.numeric if c != PREDICTION]
-        rate = {name: share * false_alarm_rate for name, share in SHARES.items()}
+        rate = {name: share * HEADROOM * false_alarm_rate for name, share in SHARES.items()}
         self.numeric_drift = self.mean_shift = self.multivariate = None
         if self.numeric:
             self.numeric_drift = NumericDrift(self.numeric, reference_size=reference_size,
