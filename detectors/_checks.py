@@ -58,6 +58,20 @@ def binary_stream(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return positions, arr[positions]
 
 
+def residual_batch(residuals) -> np.ndarray:
+    """A regressor's residuals as a 1-D float array; NaN (unknown label) passes, inf does not."""
+    try:
+        r = np.array(residuals, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"residuals must be a 1-D array of numbers: {exc}") from None
+    if r.ndim != 1:
+        raise ValueError(f"residuals must be a 1-D array of numbers, got shape {r.shape}")
+    if np.isinf(r).any():
+        i = int(np.flatnonzero(np.isinf(r))[0])
+        raise ValueError(f"residuals must be finite (NaN for unknown), got {r[i]} at position {i}")
+    return r
+
+
 def numeric_batch(owner: str, X, features: list[str]) -> np.ndarray:
     """``X`` as a float copy of shape ``(n, len(features))``, non-finite values as NaN (missing)."""
     try:

@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from driftline.detectors._checks import check_positive_int, check_rate
+from driftline.detectors._checks import check_positive_int, check_rate, residual_batch
 from driftline.detectors._stats import chi2_isf
 from driftline.detectors.base import Detection, Detector
 
@@ -138,15 +138,7 @@ class ErrorIncrease(Detector):
 
     def update(self, residuals) -> None:
         """Feed a 1-D array of residuals (prediction - label); NaN where the label is unknown."""
-        try:
-            r = np.array(residuals, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"residuals must be a 1-D array of numbers: {exc}") from None
-        if r.ndim != 1:
-            raise ValueError(f"residuals must be a 1-D array of numbers, got shape {r.shape}")
-        if np.isinf(r).any():
-            i = int(np.flatnonzero(np.isinf(r))[0])
-            raise ValueError(f"residuals must be finite (NaN for unknown), got {r[i]} at position {i}")
+        r = residual_batch(residuals)
         self._begin()
         positions = np.flatnonzero(~np.isnan(r))
         losses = np.abs(r[positions]) if self.loss == "absolute" else r[positions] ** 2

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 
+from driftline.detectors._checks import residual_batch
 from driftline.detectors.base import Detection, Detector
 from driftline.detectors.cusum import MeanShift
 
@@ -115,15 +116,7 @@ class ResidualShift(Detector):
 
     def update(self, residuals) -> None:
         """Feed a 1-D array of residuals (prediction - label); NaN where the label is unknown."""
-        try:
-            r = np.array(residuals, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"residuals must be a 1-D array of numbers: {exc}") from None
-        if r.ndim != 1:
-            raise ValueError(f"residuals must be a 1-D array of numbers, got shape {r.shape}")
-        if np.isinf(r).any():
-            i = int(np.flatnonzero(np.isinf(r))[0])
-            raise ValueError(f"residuals must be finite (NaN for unknown), got {r[i]} at position {i}")
+        r = residual_batch(residuals)
         self._begin()
         self._cusum.update(np.column_stack([r, np.abs(r)]))
         for d in self._cusum.detections:
