@@ -46,7 +46,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,22 +76,10 @@ from driftline.settings import ENV, Settings  # noqa: E402
 APPEND_TIME_TOPICS = ("predictions", "alerts", "retrain_requests", "model_versions", "metrics")
 
 
-@contextlib.contextmanager
-def broker() -> Iterator[str]:
-    from driftline.broker import LocalBroker, free_port
+def broker():
+    from driftline.broker import given_or_local
 
-    given = os.environ.get(ENV["kafka_bootstrap"])
-    if given:
-        yield given
-        return
-    data = tempfile.mkdtemp(prefix="driftline-swap-")
-    b = LocalBroker(data, port=free_port())
-    b.start()
-    try:
-        yield b.bootstrap
-    finally:
-        b.stop()
-        shutil.rmtree(data, ignore_errors=True)
+    return given_or_local("driftline-swap-")
 
 
 def load() -> str:

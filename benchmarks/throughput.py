@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,27 +29,16 @@ import uuid
 import numpy as np
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
-from driftline.broker import LocalBroker, free_port
 from driftline.contract import Topics
 from driftline.kafka_admin import ensure_topics
 from driftline.processes import settings_env
 from driftline.settings import Settings
 
 
-@contextlib.contextmanager
 def broker():
-    given = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP")
-    if given:
-        yield given
-        return
-    data = tempfile.mkdtemp(prefix="driftline-bench-")
-    b = LocalBroker(data, port=free_port())
-    b.start()
-    try:
-        yield b.bootstrap
-    finally:
-        b.stop()
-        shutil.rmtree(data, ignore_errors=True)
+    from driftline.broker import given_or_local
+
+    return given_or_local("driftline-bench-")
 
 
 def preload(settings: Settings, n: int, fraction: float, seed: int = 0) -> int:

@@ -14,12 +14,16 @@ folder records the pid and ports, so ``start`` is idempotent and ``stop`` and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -275,3 +279,20 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+@contextlib.contextmanager
+def given_or_local(prefix: str = "driftline-") -> Iterator[str]:
+    """``DRIFTLINE_KAFKA_BOOTSTRAP`` if set, else a throwaway local broker on a free port, stopped after."""
+    given = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    data = tempfile.mkdtemp(prefix=prefix)
+    broker = LocalBroker(data, port=free_port())
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+        shutil.rmtree(data, ignore_errors=True)
