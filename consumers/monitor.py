@@ -63,6 +63,10 @@ class MonitorConfig:
     settle_window: int | None = None
     settle_rise_z: float = 1.0
     settle_patience: int | None = None  # labels after the detection; None: 5 settle windows
+    # A request about a drift on the labels that gave no new version is repeated (after the
+    # cooldown, doubled each time) while the version's newest settle_window losses stay this
+    # many standard errors above its losses before the drift.
+    still_worse_z: float = 3.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> MonitorConfig:
@@ -421,12 +425,13 @@ class ModelMonitor:
             self._asked = {"keys": list(self._asking), "since": since, "reason": reason,
                            "alert_ids": alert_ids, "repeats": 0}
         elif (self._asked and self._retrain_at is not None
-              and set(self._asked["keys"]) & set(self.policy.open_keys)):
+              and (set(self._asked["keys"]) & set(self.policy.open_keys) or self._still_worse())):
             asked = self._asked
             since, alert_ids = asked["since"], asked["alert_ids"]
             asked["repeats"] += 1
-            reason = (f"{asked['reason']} (asked again: the drift goes on and the last request "
-                      f"gave no new version)")
+            why = ("the drift goes on" if set(asked["keys"]) & set(self.policy.open_keys)
+                   else "the version still does worse than before the drift")
+            reason = f"{asked['reason']} (asked again: {why} and the last request gave no new version)"
         else:
             return
         self._episode_alerts, self._asking = [], []
@@ -436,6 +441,13 @@ class ModelMonitor:
         out.retrain.append(RetrainRequest(request_id=new_id(), model_id=self.model_id,
                                           alert_ids=alert_ids, since_ts=since, ts=now_ms,
                                           reason=reason))
+
+    def _still_worse(self) -> bool:
+        """Whether the serving version's losses since the drift last asked about on the
+        labels stay above those before it: the gate turned the retrain down on too few
+        labels, and a window grown since may tell."""
+        return (self._settling is not None and any(k in _ON_LABELS for k, _ in self._asked["keys"])
+                and self._settling.worse(self.config.still_worse_z, newest=2 * self._settling.half))
 
     def _metrics(self, now_ms: int) -> Metrics:
         c = self.counts

@@ -124,12 +124,17 @@ class Settling:
         """
         losses, ts = self._ordered()
         rise = locate_rise(losses[ts <= since_ts])
+        again = self.since is not None
         self.since = int(since_ts) if rise is None else min(int(since_ts), int(ts[rise]) - 1)
-        # This batch's losses were counted as before the detection; those after it are not.
         later = losses[ts > self.since]
         self._after = len(later)
         self._since_stats = [0, 0.0, 0.0]
         _add(self._since_stats, later)
+        if again:
+            # Found again before the last was answered: "before" stays the losses before
+            # the first (those since went to that detection, not to the baseline).
+            return
+        # This batch's losses were counted as before the detection; those after it are not.
         self._before = [self._before[0] - len(later), self._before[1] - float(later.sum()),
                         self._before[2] - float((later ** 2).sum())]
 
@@ -150,14 +155,23 @@ class Settling:
             return None
         return int(ts[0])
 
-    def worse(self, z: float) -> bool:
-        """Whether the losses since the detection are ``z`` standard errors above those before it."""
+    def worse(self, z: float, newest: int | None = None) -> bool:
+        """Whether the losses since the detection are ``z`` standard errors above those before it.
+
+        With ``newest``, only the newest that many of them (at most those held) count:
+        whether the version *still* does worse, after a drift that may have passed.
+        """
         if self.since is None:
             return False
-        n_a, n_b = self._since_stats[0], self._before[0]
+        stats = self._since_stats
+        if newest is not None:
+            losses, ts = self._ordered()
+            stats = [0, 0.0, 0.0]
+            _add(stats, losses[ts > self.since][-newest:])
+        n_a, n_b = stats[0], self._before[0]
         if n_a < 2 or n_b < 2:
             return False
-        mean_a, var_a = _moments(self._since_stats)
+        mean_a, var_a = _moments(stats)
         mean_b, var_b = _moments(self._before)
         se = math.sqrt(var_a / n_a + var_b / n_b)
         if se == 0:

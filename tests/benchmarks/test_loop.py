@@ -60,7 +60,7 @@ def rows() -> list[dict]:
 def test_one_row_per_contender_with_every_column(rows: list[dict]) -> None:
     assert [r["contender"] for r in rows] == ["static", "periodic", "driftline", "arf", "hat", "oracle"]
     for r in rows:
-        assert set(r) == {"stream", "contender", "events", "drifts", "accuracy", "after_drift",
+        assert set(r) == {"stream", "seed", "contender", "events", "drifts", "accuracy", "after_drift",
                           "after_each_drift", "retrains", "delay", "drifts_answered", "seconds"}
         assert r["stream"] == "agrawal-abrupt" and r["events"] == 3000 and r["drifts"] == [1500]
         assert 0.0 <= r["accuracy"] <= 1.0 and len(r["after_each_drift"]) == 1
@@ -80,6 +80,33 @@ def test_the_loop_closes_on_the_tiny_run(rows: list[dict]) -> None:
 
 def test_json_lines(capsys: pytest.CaptureFixture) -> None:
     loop.main(["--quick", "--json", "--events", "1200", "--min-train", "200", "--delay", "50"])
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 12  # two streams, six contenders
-    assert {json.loads(line)["stream"] for line in lines} == {"agrawal-abrupt", "sea-gradual"}
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    contenders = [r for r in rows if "over_seeds" not in r]
+    assert len(contenders) == 12  # two streams, six contenders
+    assert {r["stream"] for r in contenders} == {"agrawal-abrupt", "sea-gradual"}
+    # Then the gap closed per synthetic stream, over the seeds played (one with --quick).
+    summary = [r for r in rows if "over_seeds" in r]
+    assert [r["stream"] for r in summary] == ["agrawal-abrupt", "sea-gradual"]
+    assert all(r["seeds"] == 1 and r["drifts"] == 2 for r in summary)
+
+
+def test_further_seeds_play_the_batch_contenders_and_pool_the_gap(capsys: pytest.CaptureFixture) -> None:
+    loop.main(["--quick", "--json", "--events", "900", "--min-train", "150", "--delay", "50",
+               "--seeds", "2"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    second = [r for r in rows if r.get("seed") == 2]
+    assert {r["contender"] for r in second} == {"static", "periodic", "driftline", "oracle"}
+    summary = {r["stream"]: r for r in rows if "over_seeds" in r}
+    for name, r in summary.items():
+        by = {(x["seed"], x["contender"]): x["accuracy"] for x in rows if x["stream"] == name and "over_seeds" not in x}
+        gains = [by[(k, "driftline")] - by[(k, "static")] for k in (1, 2)]
+        gaps = [by[(k, "oracle")] - by[(k, "static")] for k in (1, 2)]
+        assert r["seeds"] == 2
+        if sum(gaps) > 0:
+            assert r["closed"] == pytest.approx(sum(gains) / sum(gaps), abs=1e-4)
+
+
+def test_seeds_must_be_positive(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        loop.main(["--quick", "--seeds", "0"])
+    assert "--seeds must be at least 1, got 0" in capsys.readouterr().err

@@ -91,3 +91,29 @@ def test_settling_survives_a_restart():
     restored = pickle.loads(pickle.dumps(m)).attach({})
     [request] = run(restored, evs[2 * 6_400:])["retrain"]
     assert request.since_ts >= ts(6_400)
+
+
+# A cooldown of 2,000 events (10 ms apart): room for repeats within the stream.
+REPEAT = dataclasses.replace(SETTLE, retrain_cooldown_ms=20_000)
+
+
+def test_a_request_that_gave_no_new_version_is_repeated_while_the_version_does_worse():
+    m = ModelMonitor("m", {}, REPEAT)
+    # A small rise: the detector's episode closes once it has cut its window, so only the
+    # version's errors, still above what they were, say the drift is there.
+    _, requests = first_request(m, drifting(16_000, lambda i: 0.1 if i < 5_000 else 0.16))
+    # No new version ever serves (the gate turned each retrain down): asked again after
+    # the cooldown, then after twice that, with the window from the same start.
+    assert len(requests) == 3
+    first, *again = requests
+    assert all(r.since_ts == first.since_ts and r.alert_ids == first.alert_ids for r in again)
+    assert all("asked again: the version still does worse than before the drift" in r.reason
+               for r in again)
+    gaps = [b.ts - a.ts for a, b in zip(requests, requests[1:])]
+    assert gaps[1] >= 2 * gaps[0] - 200  # the wait doubles (give or take a batch)
+
+
+def test_a_drift_that_passed_is_not_asked_about_again():
+    m = ModelMonitor("m", {}, REPEAT)
+    _, requests = first_request(m, drifting(16_000, lambda i: 0.16 if 5_000 <= i < 6_500 else 0.1))
+    assert len(requests) == 1  # the errors are back where they were: nothing to ask again

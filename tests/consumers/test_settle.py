@@ -113,3 +113,25 @@ def test_locate_rise_finds_the_step():
     losses = np.r_[rng.random(600) < 0.1, rng.random(300) < 0.5].astype(float)
     assert abs(locate_rise(losses) - 600) <= 20
     assert locate_rise(np.zeros(50)) is None  # too few on either side
+
+
+def test_worse_over_the_newest_losses_tells_a_drift_that_passed():
+    rng = np.random.default_rng(6)
+    s = Settling(half=250, patience=1000)
+    s.observe(rng.random(3000) < 0.1, np.arange(3000))
+    s.start(since_ts=2999)
+    s.observe(rng.random(1500) < 0.3, np.arange(3000, 4500))  # the drift ...
+    s.observe(rng.random(1000) < 0.1, np.arange(4500, 5500))  # ... and back
+    assert s.worse(z=3.0)  # all the losses since it: still above
+    assert not s.worse(z=3.0, newest=500)  # the newest: back where they were
+
+
+def test_a_second_detection_keeps_the_losses_before_the_first_as_the_baseline():
+    rng = np.random.default_rng(7)
+    s = Settling(half=100, patience=1000)
+    s.observe(rng.random(3000) < 0.1, np.arange(3000))
+    s.start(since_ts=2999)
+    s.observe(rng.random(2000) < 0.3, np.arange(3000, 5000))
+    s.start(since_ts=4899)  # found again, unanswered, with losses after it held
+    n, total, _ = s._before
+    assert n == 3000 and abs(total / n - 0.1) < 0.02
