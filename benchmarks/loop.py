@@ -163,7 +163,7 @@ def goals(rows: list[dict], stream: Stream) -> list[str]:
     if stream.synthetic:
         gap = o["accuracy"] - s["accuracy"]
         closed = (d["accuracy"] - s["accuracy"]) / gap if gap > 0 else float("nan")
-        lines.append(f"gap static->oracle closed {100 * closed:.0f}% (goal >= 90%): "
+        lines.append(f"gap static->oracle closed {100 * closed:.1f}% (goal >= 90%): "
                      f"{'met' if closed >= 0.9 else 'NOT met'}")
         limit = len(stream.drifts) + 1
         lines.append(f"retrains {d['retrains']} for {len(stream.drifts)} drifts (goal <= {limit}): "
