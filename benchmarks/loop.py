@@ -41,8 +41,8 @@ Synthetic streams have 30k events by default (drifts at 7.5k, 15k, 22.5k).
 ARF dominates the time: 600-900 events/s on an idle core, about 200 on the
 2-core machine these figures were taken on, shared with other jobs (load
 average about 10). There, ``--quick`` (two streams of 12k events) took 49 s;
-a full run took 6.8 minutes in all at a load average of about 3 (another
-benchmark on the other core).
+a full run (5 seeds) took 14.6 minutes in all next to a run of the test suite
+on the other core.
 """
 
 from __future__ import annotations
