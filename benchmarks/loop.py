@@ -175,12 +175,11 @@ def goals(rows: list[dict], stream: Stream) -> list[str]:
 
 def over_seeds(rows: list[dict]) -> list[dict]:
     """Per synthetic stream, driftline's share of the static-to-oracle gap over all its seeds."""
+    by_stream: dict[str, dict[int, dict[str, dict]]] = {}
+    for r in rows:
+        by_stream.setdefault(r["stream"], {}).setdefault(r["seed"], {})[r["contender"]] = r
     out = []
-    for name in dict.fromkeys(r["stream"] for r in rows):
-        by = {}
-        for r in rows:
-            if r["stream"] == name:
-                by.setdefault(r["seed"], {})[r["contender"]] = r
+    for name, by in by_stream.items():
         gains = [(b["driftline"]["accuracy"] - b["static"]["accuracy"],
                   b["oracle"]["accuracy"] - b["static"]["accuracy"]) for b in by.values()]
         closed = [g / o for g, o in gains if o > 0]

@@ -424,13 +424,10 @@ class ModelMonitor:
                 since = settled
             self._asked = {"keys": list(self._asking), "since": since, "reason": reason,
                            "alert_ids": alert_ids, "repeats": 0}
-        elif (self._asked and self._retrain_at is not None
-              and (set(self._asked["keys"]) & set(self.policy.open_keys) or self._still_worse())):
+        elif self._asked and self._retrain_at is not None and (why := self._why_ask_again()):
             asked = self._asked
             since, alert_ids = asked["since"], asked["alert_ids"]
             asked["repeats"] += 1
-            why = ("the drift goes on" if set(asked["keys"]) & set(self.policy.open_keys)
-                   else "the version still does worse than before the drift")
             reason = f"{asked['reason']} (asked again: {why} and the last request gave no new version)"
         else:
             return
@@ -442,12 +439,20 @@ class ModelMonitor:
                                           alert_ids=alert_ids, since_ts=since, ts=now_ms,
                                           reason=reason))
 
-    def _still_worse(self) -> bool:
-        """Whether the serving version's losses since the drift last asked about on the
-        labels stay above those before it: the gate turned the retrain down on too few
-        labels, and a window grown since may tell."""
-        return (self._settling is not None and any(k in _ON_LABELS for k, _ in self._asked["keys"])
-                and self._settling.worse(self.config.still_worse_z, newest=2 * self._settling.half))
+    def _why_ask_again(self) -> str | None:
+        """Why the last request, which gave no new version, should be repeated; None: it should not.
+
+        Its episodes are still open; or it was about the labels and the serving
+        version's newest losses stay above those before the drift (the gate turned
+        the retrain down on too few labels, and a window grown since may tell).
+        """
+        keys = self._asked["keys"]
+        if set(keys) & set(self.policy.open_keys):
+            return "the drift goes on"
+        if (self._settling is not None and any(k in _ON_LABELS for k, _ in keys)
+                and self._settling.worse(self.config.still_worse_z, newest=2 * self._settling.half)):
+            return "the version still does worse than before the drift"
+        return None
 
     def _metrics(self, now_ms: int) -> Metrics:
         c = self.counts

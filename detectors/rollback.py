@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from driftline.detectors._checks import binary_stream, check_positive_int, check_probability
+from driftline.detectors._checks import binary_stream, check_positive_int, check_probability, residual_batch
 from driftline.detectors.accuracy import AccuracyDrop
 from driftline.detectors.error_increase import ErrorIncrease
 
@@ -194,14 +194,6 @@ def _finite(v: Any) -> bool:
 
 
 def _residuals(outcomes) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        r = np.array(outcomes, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"outcomes must be a 1-D array of residuals: {exc}") from None
-    if r.ndim != 1:
-        raise ValueError(f"outcomes must be a 1-D array of residuals, got shape {r.shape}")
-    if np.isinf(r).any():
-        i = int(np.flatnonzero(np.isinf(r))[0])
-        raise ValueError(f"residuals must be finite (NaN for unknown), got {r[i]} at position {i}")
+    r = residual_batch(outcomes)
     positions = np.flatnonzero(~np.isnan(r))
     return positions, r[positions]
