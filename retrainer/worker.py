@@ -36,7 +36,8 @@ transaction, so a redelivered request acts once and only publishes again. With s
 challenger the gate would promote is scored next to the champion on live
 labeled events first (:mod:`~driftline.retrainer.shadow`); a worker that dies
 meanwhile leaves a version in shadow, which the redelivered request
-resumes.
+resumes; a request given up on meanwhile rejects it, with the reason, and
+announces that.
 
 A worker that died between writing an artifact and registering its version
 leaves a file no version points to; :func:`sweep_orphan_artifacts` removes
@@ -278,9 +279,30 @@ class RetrainWorker:
             request = decode_retrain_request(msg.value, self.settings.max_message_bytes)
             self.registry.fail_run(request.model_id, request.request_id, reason, self.worker_id,
                                    request.alert_ids)
+            self._reject_shadow(request, reason)
         except Exception:  # the database may be what is down; the dead letter has the reason
-            log.warning("could not mark the run of %s:%d failed", msg.topic, msg.offset, exc_info=True)
+            log.warning("could not record the failure of %s:%d", msg.topic, msg.offset, exc_info=True)
         return True
+
+    def _reject_shadow(self, request: RetrainRequest, reason: str) -> None:
+        """A request given up on during its shadow run: its version is rejected, not left in shadow.
+
+        Nothing would conclude it otherwise (the request is not delivered
+        again), and a version in shadow for good hides from ops why the
+        champion stayed.
+        """
+        shadow = self.registry.find_by_request(request.model_id, request.request_id)
+        if shadow is None or shadow.status != "shadow":
+            return
+        record = self.registry.conclude_shadow(
+            shadow.model_id, shadow.version, promote=False, figures={"n_events": 0},
+            reason=f"rejected: its shadow run was given up, {reason}", request_id=request.request_id)
+        if record.status != "rejected":
+            return  # concluded meanwhile by a worker that had not given up
+        log.warning("model %s v%s %s", record.model_id, record.version, record.status_reason)
+        if shadow.artifact_uri:
+            self.store.remove(shadow.artifact_uri)
+        self._publish(record)
 
     def handle(self, request: RetrainRequest) -> VersionRecord | None:
         """Read the window, retrain (once per request), publish the version and wait for the ack.

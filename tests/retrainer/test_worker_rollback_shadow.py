@@ -150,3 +150,49 @@ def test_a_shadow_whose_labels_do_not_come_is_rejected_and_the_champion_stays(
     assert event.reason.startswith("rejected after its shadow run: 0 of 300 labeled events arrived within 2")
     assert registry.champion("m").version == "1"
     assert len(list(store.root.rglob("*.pkl"))) == 1  # the rejected challenger's artifact is gone
+
+
+class ShadowStuck(Registry):
+    """A registry whose database goes down whenever a version waits in shadow."""
+
+    def champion(self, model_id: str):
+        if any(v.status == "shadow" for v in self.versions(model_id)):
+            raise ConnectionError("database is down (simulated)")
+        return super().champion(model_id)
+
+
+def test_a_shadow_run_given_up_on_rejects_its_version_and_announces_it(
+        kafka_settings: Settings, tmp_path, store: ArtifactStore,
+        producer_factory: Callable[[], KafkaProducer], consumer_factory: Callable[..., KafkaConsumer],
+        admin_factory: Callable[[], KafkaAdminClient]) -> None:
+    settings = kafka_settings.replace(min_train_examples=300, max_train_examples=800, retrain_wait_s=30,
+                                      shadow_events=300, retrain_max_attempts=2)
+    topics = Topics(settings.topic_prefix)
+    registry = ShadowStuck(f"sqlite:///{tmp_path / 'stuck.db'}")
+    try:
+        retrain(RetrainRequest("q0", "m", [], 0, 0), labeled_frame(labeled_events("agrawal0", 800)),
+                registry, store, settings)
+        producer = producer_factory()
+        publish(producer, topics.labeled, labeled_events("agrawal2", 800, start_ts=SINCE, prefix="train"))
+        request = RetrainRequest("q1", "m", ["a1"], since_ts=SINCE, ts=SINCE)
+        sent = producer.send(topics.retrain_requests, key=b"m", value=request.encode()).get(timeout=30)
+        group, admin = f"g{uuid.uuid4().hex}", admin_factory()
+        with RetrainWorker(settings, registry, store, group) as worker:
+            run_until(worker, lambda: committed(admin, group, TopicPartition(
+                topics.retrain_requests, sent.partition)) == sent.offset + 1, timeout_s=90)
+        assert worker.stats == {"published": 1, "dead_lettered": 1, "failures": 2}
+        version = registry.find_by_request("m", "q1")
+        assert (version.version, version.status, version.artifact_uri) == ("2", "rejected", None)
+        assert version.status_reason == ("rejected: its shadow run was given up, gave up after 2 attempts: "
+                                         "ConnectionError: database is down (simulated)")
+        assert registry.run("m", "q1").outcome == version.status_reason
+        assert registry.champion("m").version == "1"
+        assert len(list(store.root.rglob("*.pkl"))) == 1  # only the champion's artifact is left
+    finally:
+        registry.close()
+    [msg] = collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 1)
+    event = decode_model_version(msg.value)
+    assert (event.version, event.status, event.request_id) == ("2", "rejected", "q1")
+    assert event.reason == version.status_reason
+    [dead] = collect(consumer_factory(), topics.dead_letter, until=lambda m: len(m) >= 1)
+    assert decode_dead_letter(dead.value).offset == sent.offset
