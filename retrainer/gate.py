@@ -416,9 +416,11 @@ def decide(metric: str, y: Sequence[Any], challenger: Answers, champion: Answers
                 confidence=confidence, n_boot=n_boot, seed=seed)
     head = f"the challenger's holdout {name} {c.challenger:.4f}"
     if c.supported:
-        reason = (f"promoted: {head} beats the champion's {c.other:.4f} by more than the margin "
-                  f"{margin:.4f} with {pct} confidence ({c.evidence()})")
+        by = f" by more than the margin {margin:.4f}" if margin > 0 else ""
+        reason = (f"promoted: {head} beats the champion's {c.other:.4f}{by} with {pct} confidence "
+                  f"({c.evidence()})")
     else:
-        reason = (f"rejected: {head} is not above the champion's {c.other:.4f} plus the margin "
-                  f"{margin:.4f} with {pct} confidence ({c.evidence()})")
+        plus = f" plus the margin {margin:.4f}" if margin > 0 else ""
+        reason = (f"rejected: {head} is not above the champion's {c.other:.4f}{plus} with {pct} "
+                  f"confidence ({c.evidence()})")
     return GateDecision(c.supported, reason, metric, c.challenger, c.other, baseline, c)

@@ -152,8 +152,8 @@ def score_shadow(shadow: VersionRecord, champion: VersionRecord | None, events: 
             f"labeled events its {_NAMES[metric]} {c.challenger:.4f}")
     verb = "beats" if decision.promote else "does not beat"
     if c.against == "champion":
-        body = (f"{verb} the champion v{champion.version}'s {c.other:.4f} by more than the margin "
-                f"{margin:.4f} with {pct} confidence")
+        by = f" by more than the margin {margin:.4f}" if margin > 0 else ""
+        body = f"{verb} the champion v{champion.version}'s {c.other:.4f}{by} with {pct} confidence"
     else:
         body = f"{verb} the trivial baseline {c.other:.4f} with {pct} confidence"
     return ShadowOutcome(decision.promote, f"{head} {body} ({c.evidence()})", figures)

@@ -225,6 +225,18 @@ def test_a_small_gain_on_few_rows_is_not_enough() -> None:
     assert decide("accuracy", y, challenger, champion, margin=0.01, confidence=0.95).promote
 
 
+def test_with_no_margin_the_reason_speaks_of_confidence_alone() -> None:
+    y, challenger, champion = outcomes(500, 350, 50, 20)
+    promoted = decide("accuracy", y, challenger, champion, margin=0.0, confidence=0.95)
+    assert promoted.promote and "margin" not in promoted.reason
+    assert promoted.reason.startswith("promoted: the challenger's holdout accuracy 0.8000 beats the "
+                                      "champion's 0.7400 with 95% confidence (gain 0.0600")
+    y, challenger, champion = outcomes(50, 35, 5, 2)
+    rejected = decide("accuracy", y, challenger, champion, margin=0.0, confidence=0.95)
+    assert not rejected.promote and "margin" not in rejected.reason
+    assert "is not above the champion's 0.7400 with 95% confidence" in rejected.reason
+
+
 def test_the_lower_bound_must_clear_the_margin() -> None:
     # 60 wins to 20 losses on 1000 rows: McNemar is sure, the gain is 0.04, its 95% bound about 0.025.
     y, challenger, champion = outcomes(1000, 700, 60, 20)
