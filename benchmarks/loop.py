@@ -136,6 +136,34 @@ def play(stream: Stream, players: list, delay: int) -> dict[str, np.ndarray]:
     return correct
 
 
+def found_at(stream: Stream, alerts: list, kinds: tuple[str, ...], ms_per_event: int = 1) -> list[int | None]:
+    """Per drift, the event at which the first alert of ``kinds`` was raised once it began; else None.
+
+    A drift begins at its true point, a gradual one ``width / 2`` before its
+    centre (where one event in eight is drawn from the new concept), and is
+    looked for until the next one begins.
+    """
+    starts = [d - stream.width // 2 for d in stream.drifts] + [stream.n]
+    times = sorted(a.ts // ms_per_event for a in alerts if a.kind in kinds)
+    return [next((t for t in times if lo <= t < hi), None) for lo, hi in zip(starts, starts[1:])]
+
+
+def lost_before_alert(stream: Stream, found: list[int | None], oracle: np.ndarray,
+                      driftline: np.ndarray) -> float:
+    """Accuracy the oracle gained over driftline from each drift's start to driftline's first alert.
+
+    In accuracy over the whole stream, like the static-to-oracle gap it is a
+    share of. No retrain an alert asks for wins it back; only a model that does
+    better than the oracle's later on can make up for it. A drift never found
+    counts up to the start of the next one.
+    """
+    starts = [d - stream.width // 2 for d in stream.drifts] + [len(oracle)]
+    diff = oracle.astype(np.float64) - driftline.astype(np.float64)
+    lost = sum(float(diff[lo:hi if at is None else at].sum())
+               for lo, hi, at in zip(starts, starts[1:], found))
+    return lost / len(oracle)
+
+
 def summarize(stream: Stream, player: Any, correct: np.ndarray, seed: int = 1) -> dict[str, Any]:
     after = [float(correct[d: d + AFTER].mean()) for d in stream.drifts if d < len(correct)]
     bounds = list(stream.drifts) + [len(correct)]
@@ -153,6 +181,7 @@ def summarize(stream: Stream, player: Any, correct: np.ndarray, seed: int = 1) -
         "delay": round(float(np.mean(delays)), 1) if delays else None,
         "drifts_answered": len(delays),
         "seconds": round(player.seconds, 1),
+        "found_at": None, "lost_before_alert": None,  # driftline's, on synthetic streams
     }
 
 
@@ -165,6 +194,11 @@ def goals(rows: list[dict], stream: Stream) -> list[str]:
         closed = (d["accuracy"] - s["accuracy"]) / gap if gap > 0 else float("nan")
         lines.append(f"gap static->oracle closed {100 * closed:.1f}% (goal >= 90%): "
                      f"{'met' if closed >= 0.9 else 'NOT met'}")
+        if gap > 0 and d["lost_before_alert"] is not None:
+            found = sum(at is not None for at in d["found_at"])
+            lines.append(f"  lost before driftline's first alert on each drift: "
+                         f"{100 * d['lost_before_alert'] / gap:.1f}% of the gap "
+                         f"({found} of {len(stream.drifts)} drifts found)")
         limit = len(stream.drifts) + 1
         lines.append(f"retrains {d['retrains']} for {len(stream.drifts)} drifts (goal <= {limit}): "
                      f"{'met' if d['retrains'] <= limit else 'NOT met'}")
@@ -184,8 +218,12 @@ def over_seeds(rows: list[dict]) -> list[dict]:
                   b["oracle"]["accuracy"] - b["static"]["accuracy"]) for b in by.values()]
         closed = [g / o for g, o in gains if o > 0]
         total = sum(o for _, o in gains)
+        lost = sum(b["driftline"]["lost_before_alert"] or 0.0 for b in by.values())
+        found = [at for b in by.values() for at in (b["driftline"]["found_at"] or [])]
         out.append({"stream": name, "seeds": len(by),
                     "closed": round(sum(g for g, _ in gains) / total, 4) if total > 0 else None,
+                    "lost_before_alert": round(lost / total, 4) if total > 0 else None,
+                    "found": sum(at is not None for at in found), "drifts_played": len(found),
                     "closed_min": round(min(closed), 4) if closed else None,
                     "closed_max": round(max(closed), 4) if closed else None,
                     "retrains_max": max(b["driftline"]["retrains"] for b in by.values()),
@@ -202,7 +240,14 @@ def run_stream(stream: Stream, settings: Settings, period: int, delay: int,
         finally:
             for p in players:
                 p.close()
-    return [summarize(stream, p, correct[p.name], seed) for p in players]
+    rows = [summarize(stream, p, correct[p.name], seed) for p in players]
+    if stream.synthetic:
+        ours = next(p for p in players if isinstance(p, DriftlineLoop))
+        row = next(r for r in rows if r["contender"] == ours.name)
+        row["found_at"] = found_at(stream, ours.alerts, settings.retrain_on, ours.ms)
+        row["lost_before_alert"] = round(lost_before_alert(stream, row["found_at"], correct["oracle"],
+                                                           correct[ours.name]), 6)
+    return rows
 
 
 def _fmt(v: Any, pct: bool = False) -> str:
@@ -266,12 +311,17 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"over_seeds": True, **r}), flush=True)
     else:
         print(f"\nGap static->oracle closed by driftline over seeds 1-{seeds} (goal >= 90%; retrains <= drifts + 1)")
-        print(f"  {'stream':<20} {'pooled %':>8} {'worst %':>8} {'best %':>8} {'max retrains':>12}")
+        print("  (lost before alert: the share of the gap lost between each drift's start and "
+              "driftline's first alert on it)")
+        print(f"  {'stream':<20} {'pooled %':>8} {'worst %':>8} {'best %':>8} {'max retrains':>12} "
+              f"{'lost before alert %':>19} {'drifts found':>12}")
         for r in summary:
             met = (r["closed"] is not None and r["closed"] >= 0.9
                    and r["retrains_max"] <= r["drifts"] + 1)
+            found = f"{r['found']}/{r['drifts_played']}"
             print(f"  {r['stream']:<20} {_fmt(r['closed'], True):>8} {_fmt(r['closed_min'], True):>8} "
-                  f"{_fmt(r['closed_max'], True):>8} {r['retrains_max']:>12}  {'met' if met else 'NOT met'}")
+                  f"{_fmt(r['closed_max'], True):>8} {r['retrains_max']:>12} "
+                  f"{_fmt(r['lost_before_alert'], True):>19} {found:>12}  {'met' if met else 'NOT met'}")
     if not args.json:
         print(f"\n{time.monotonic() - started:.0f} s in all")
     return 0

@@ -61,10 +61,46 @@ def test_one_row_per_contender_with_every_column(rows: list[dict]) -> None:
     assert [r["contender"] for r in rows] == ["static", "periodic", "driftline", "arf", "hat", "oracle"]
     for r in rows:
         assert set(r) == {"stream", "seed", "contender", "events", "drifts", "accuracy", "after_drift",
-                          "after_each_drift", "retrains", "delay", "drifts_answered", "seconds"}
+                          "after_each_drift", "retrains", "delay", "drifts_answered", "seconds",
+                          "found_at", "lost_before_alert"}
         assert r["stream"] == "agrawal-abrupt" and r["events"] == 3000 and r["drifts"] == [1500]
         assert 0.0 <= r["accuracy"] <= 1.0 and len(r["after_each_drift"]) == 1
         json.dumps(r)  # --json prints these as they are
+
+
+def test_only_driftline_says_when_it_found_each_drift(rows: list[dict]) -> None:
+    by = {r["contender"]: r for r in rows}
+    [found] = by["driftline"]["found_at"]
+    assert found is not None and 1500 <= found < 3000
+    assert by["driftline"]["lost_before_alert"] is not None
+    assert all(r["found_at"] is None for r in rows if r["contender"] != "driftline")
+
+
+class _Alert:
+    def __init__(self, kind: str, ts: int) -> None:
+        self.kind, self.ts = kind, ts
+
+
+def test_a_drift_is_found_by_the_first_alert_of_a_retraining_kind_after_it_begins() -> None:
+    stream = synthetic("sea", "gradual", n=6000, drifts_at=(2000, 4000), width=1000)
+    alerts = [_Alert("concept_drift", 1400), _Alert("data_drift", 1600), _Alert("performance", 1700),
+              _Alert("concept_drift", 2100)]
+    # The first drift begins at 1500 (its centre less half its width), the second at 3500.
+    assert loop.found_at(stream, alerts, ("concept_drift", "performance")) == [1700, None]
+    assert loop.found_at(stream, alerts, ("concept_drift",)) == [2100, None]
+    assert loop.found_at(stream, [_Alert("performance", 3400)], ("performance",), ms_per_event=2) == [1700, None]
+
+
+def test_what_is_lost_before_the_alert_counts_from_each_drift_to_its_alert_or_the_next() -> None:
+    stream = synthetic("sea", "abrupt", n=100, drifts_at=(20, 60))
+    oracle = np.ones(100, dtype=bool)
+    driftline = np.ones(100, dtype=bool)
+    driftline[20:30] = False  # wrong until found at 30
+    driftline[30:40] = False  # wrong after it too: not lost *before* the alert
+    driftline[60:100:2] = False  # the second drift is never found: 20 wrong to the end
+    assert loop.lost_before_alert(stream, [30, None], oracle, driftline) == pytest.approx((10 + 20) / 100)
+    # Where driftline does better than the oracle before the alert, that counts against the loss.
+    assert loop.lost_before_alert(stream, [30, None], driftline, oracle) == pytest.approx(-0.3)
 
 
 def test_the_loop_closes_on_the_tiny_run(rows: list[dict]) -> None:
@@ -87,7 +123,10 @@ def test_json_lines(capsys: pytest.CaptureFixture) -> None:
     # Then the gap closed per synthetic stream, over the seeds played (one with --quick).
     summary = [r for r in rows if "over_seeds" in r]
     assert [r["stream"] for r in summary] == ["agrawal-abrupt", "sea-gradual"]
-    assert all(r["seeds"] == 1 and r["drifts"] == 2 for r in summary)
+    assert all(r["seeds"] == 1 and r["drifts"] == 2 and r["drifts_played"] == 2 for r in summary)
+    for r in summary:
+        [ours] = [x for x in contenders if x["stream"] == r["stream"] and x["contender"] == "driftline"]
+        assert r["found"] == sum(at is not None for at in ours["found_at"])
 
 
 def test_further_seeds_play_the_batch_contenders_and_pool_the_gap(capsys: pytest.CaptureFixture) -> None:
