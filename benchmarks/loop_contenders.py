@@ -20,7 +20,8 @@ far until they have a model.
   and an artifact store in a temporary folder) with the labeled examples the
   monitor emitted since the request's ``since_ts``, or, for a rollback
   request, to :func:`~driftline.retrainer.rollback.roll_back` as the worker
-  does; a new champion is loaded from the store and serves from the next block.
+  does; a new champion is loaded from the store and serves from the next block,
+  and the monitor hears each version's announcement as the worker's does.
 - :class:`Online`: a river learner (ARF, HAT) that learns each label as it arrives.
 """
 
@@ -224,6 +225,8 @@ class DriftlineLoop(Contender):
                 retrained = bool(request.alert_ids)
             self.train_seconds += time.perf_counter() - started
             self.retrains += retrained
+            if record is not None:  # as the monitor worker reads it off the model-versions topic
+                self.monitor.answered(record.announcement(t * self.ms))
             if record is not None and record.status == "champion" and record.version != self.version:
                 # As the model client does: load the published artifact, serve from the next block.
                 self.model = self.store.load(record.artifact_uri, record.sha256)

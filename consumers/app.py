@@ -30,7 +30,8 @@ from driftline.consumers.join import SEP, model_of_key
 from driftline.consumers.monitor import ModelMonitor, MonitorConfig
 from driftline.consumers.profiles import RegistryProfiles
 from driftline.contract import (
-    DeadLetter, Event, InvalidEvent, Topics, decode_feedback, decode_prediction,
+    DeadLetter, Event, InvalidEvent, ModelVersion, Topics, decode_feedback, decode_model_version,
+    decode_prediction,
 )
 from driftline.settings import Settings
 
@@ -102,7 +103,9 @@ class MonitorWorker:
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.out = {name: app.topic(getattr(t, name), **raw)
                     for name in ("labeled", "alerts", "retrain_requests", "metrics", "dead_letter")}
-        self.source = app.topic(t.predictions, t.feedback, **raw)
+        # model-versions too (keyed by model_id like the events, so co-partitioned): a
+        # request the gate turned down no longer holds a new drift back (ModelMonitor.answered).
+        self.source = app.topic(t.predictions, t.feedback, t.model_versions, **raw)
         self.monitors: dict[str, ModelMonitor] = {}
         self.profiles = RegistryProfiles(settings.resolved_registry_url)
         self.n_events = 0
@@ -152,12 +155,15 @@ class MonitorWorker:
         now = int(time.time() * 1000)
         sends: list[asyncio.Future] = []
         groups: dict[str, tuple[int, list]] = {}
+        answers: list[ModelVersion] = []
         limit = self.settings.max_message_bytes
         for event in events:
             msg = event.message
             try:
                 if msg.topic == self.topics.predictions:
                     decoded = decode_prediction(msg.value, limit)
+                elif msg.topic == self.topics.model_versions:
+                    decoded = decode_model_version(msg.value, limit)
                 else:
                     decoded = decode_feedback(msg.value, limit)
                 if msg.key is not None and msg.key != decoded.model_id.encode("utf-8"):
@@ -166,7 +172,16 @@ class MonitorWorker:
             except InvalidEvent as exc:
                 sends.append(await self._dead_letter(msg, str(exc), now))
                 continue
+            if isinstance(decoded, ModelVersion):
+                answers.append(decoded)
+                continue
             groups.setdefault(decoded.model_id, (msg.partition, []))[1].append(decoded)
+        for announced in answers:
+            # Only a model this worker watches now: its state is written where its events come from.
+            mon = self.monitors.get(announced.model_id)
+            if mon is not None and announced.model_id in self.state.routes:
+                mon.answered(announced)
+                self._save(announced.model_id, mon)
         self.n_events += len(events)
         for model_id, (partition, batch) in groups.items():
             self.state.routes[model_id] = self.pending.routes[model_id] = partition

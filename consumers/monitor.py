@@ -26,7 +26,7 @@ from driftline.consumers.join import LabelJoin
 from driftline.consumers.promotions import PromotionWatch
 from driftline.consumers.settle import Settling
 from driftline.contract import (
-    Alert, Feedback, Labeled, Metrics, Prediction, RetrainRequest, new_id,
+    Alert, Feedback, Labeled, Metrics, ModelVersion, Prediction, RetrainRequest, new_id,
 )
 from driftline.detectors import AlertPolicy, Detection
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
@@ -397,11 +397,26 @@ class ModelMonitor:
                 self._episode_alerts.append(self._alert_of[key])
                 self._asking.append(key)
 
+    def answered(self, announced: ModelVersion) -> None:
+        """The retrainer's answer to a request, as announced on the model-versions topic.
+
+        A request the gate turned down holds no drift found since back: the
+        cooldown after it is for asking the same again, not for a new episode.
+        A promoted version needs nothing here (its predictions tell).
+        """
+        asked = self._asked
+        if (asked is not None and announced.status == "rejected"
+                and announced.model_id == self.model_id
+                and announced.request_id == asked.get("request_id")):
+            asked["turned_down"] = True
+
     def _maybe_retrain(self, out: MonitorOutput, now_ms: int) -> None:
         c = self.config
-        repeats = self._asked["repeats"] if self._asked and not self._episode_alerts else 0
+        fresh = bool(self._episode_alerts)
+        repeats = self._asked["repeats"] if self._asked and not fresh else 0
+        turned_down = fresh and self._asked is not None and self._asked.get("turned_down", False)
         # A repeat waits twice as long as the request before it.
-        if (self._retrain_at is not None
+        if (self._retrain_at is not None and not turned_down
                 and self._watermark - self._retrain_at < c.retrain_cooldown_ms * 2 ** repeats):
             return
         if self.version == NO_MODEL and self._labeled_for_version >= c.min_train_examples:
@@ -435,9 +450,11 @@ class ModelMonitor:
         self._settling_since = None
         self._retrain_at = self._watermark
         self._retrain_version = self.version
-        out.retrain.append(RetrainRequest(request_id=new_id(), model_id=self.model_id,
-                                          alert_ids=alert_ids, since_ts=since, ts=now_ms,
-                                          reason=reason))
+        request = RetrainRequest(request_id=new_id(), model_id=self.model_id, alert_ids=alert_ids,
+                                 since_ts=since, ts=now_ms, reason=reason)
+        if self._asked is not None:  # what answered() matches
+            self._asked.update(request_id=request.request_id, turned_down=False)
+        out.retrain.append(request)
 
     def _why_ask_again(self) -> str | None:
         """Why the last request, which gave no new version, should be repeated; None: it should not.

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from driftline.consumers.monitor import ModelMonitor
-from driftline.contract import Feedback, Prediction
+from driftline.contract import Feedback, ModelVersion, Prediction
 from tests.consumers.test_monitor import CONFIG, run
 
 # Settling tells a rise from noise over a window of min_train_examples labels.
@@ -117,3 +117,38 @@ def test_a_drift_that_passed_is_not_asked_about_again():
     m = ModelMonitor("m", {}, REPEAT)
     _, requests = first_request(m, drifting(16_000, lambda i: 0.16 if 5_000 <= i < 6_500 else 0.1))
     assert len(requests) == 1  # the errors are back where they were: nothing to ask again
+
+
+def _turned_down(m: ModelMonitor, request, status: str = "rejected", request_id: str | None = None) -> None:
+    m.answered(ModelVersion("m", "2", status, "1", request_id or request.request_id, None, None, {}, request.ts))
+
+
+def two_drifts(m: ModelMonitor, answer) -> list:
+    """Errors 0.1, then 0.2 from event 5,000, then 0.45 from 10,000; ``answer`` is told of each request."""
+    evs = drifting(20_000, lambda i: 0.1 if i < 5_000 else (0.2 if i < 10_000 else 0.45))
+    requests = []
+    for k in range(0, len(evs), 200):
+        for request in m.process(evs[k:k + 200], now_ms=k).retrain:
+            requests.append(request)
+            answer(m, request)
+    return requests
+
+
+def test_a_request_the_gate_turned_down_holds_no_new_drift_back():
+    # The cooldown outlasts the stream: without the answer the second drift waits it out.
+    m = ModelMonitor("m", {}, SETTLE)
+    first, second = two_drifts(m, _turned_down)
+    assert first.since_ts < ts(10_000) <= second.since_ts
+    assert second.alert_ids and set(second.alert_ids).isdisjoint(first.alert_ids)
+    assert second.ts - first.ts < SETTLE.retrain_cooldown_ms
+    # The answer lives in the monitor's state, so a restarted worker keeps it.
+    import pickle
+    assert pickle.loads(pickle.dumps(m))._asked["request_id"] == second.request_id
+
+
+def test_only_a_rejection_of_the_last_request_lifts_the_cooldown():
+    for answer in (lambda m, r: None,
+                   lambda m, r: _turned_down(m, r, status="champion"),  # its predictions would tell
+                   lambda m, r: _turned_down(m, r, request_id="someone-else")):
+        m = ModelMonitor("m", {}, SETTLE)
+        assert len(two_drifts(m, answer)) == 1

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 
+import numpy as np
 import pytest
+from kafka import KafkaProducer
 
 from driftline.contract import (
-    Topics, decode_dead_letter, decode_labeled, decode_metrics, dumps,
+    ModelVersion, Topics, decode_dead_letter, decode_labeled, decode_metrics, decode_retrain_request, dumps,
 )
 from driftline.kafka_admin import ensure_topics
 from driftline.processes import run_roles
@@ -151,3 +153,47 @@ def test_state_survives_a_worker_restart(kafka_bootstrap, tmp_path):
     last = max((decode_metrics(r.value) for r in metrics), key=lambda m: m.n_predictions)
     # Counters continue from the restored state rather than starting again at zero.
     assert last.n_predictions == 250 and last.n_labeled == 150
+
+
+def test_a_request_the_retrainer_turned_down_lets_a_new_drift_ask_before_the_cooldown(monitor):
+    """The monitor reads model-versions: a rejected answer to its request lifts the cooldown
+    (600 s of event time here, three times the stream) for a drift found after it."""
+    s, t = monitor, Topics(monitor.topic_prefix)
+    model = f"ans-{uuid.uuid4().hex[:6]}"
+    key = model.encode()
+    rng = np.random.default_rng(5)
+
+    def phase(lo: int, hi: int, error: float) -> None:
+        # In steps of 200 events (2 s of event time), well inside the label join's 5 s ttl.
+        messages = []
+        for step in range(lo, hi, 200):
+            labels = [int(v) for v in rng.random(200) < 0.5]
+            wrong = rng.random(200) < error
+            messages += [(t.predictions, dumps(prediction(i, model, 10 * i, prediction=y ^ int(w))))
+                         for i, y, w in zip(range(step, step + 200), labels, wrong)]
+            messages += [(t.feedback, dumps(feedback(i, model, 10 * i + 5, label=y)))
+                         for i, y in zip(range(step, step + 200), labels)]
+        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
+        try:
+            for topic, value in messages:
+                producer.send(topic, key=key, value=value)
+            producer.flush()
+        finally:
+            producer.close()
+
+    def requests(n: int) -> list:
+        got = read(s.kafka_bootstrap, t.retrain_requests, timeout_s=120,
+                   until=lambda rs: len([r for r in rs if r.key == key]) >= n)
+        return [decode_retrain_request(r.value) for r in got if r.key == key]
+
+    for lo in range(0, 10_000, 2_500):  # errors 0.1, then 0.2 from event 5,000
+        phase(lo, lo + 2_500, 0.1 if lo < 5_000 else 0.2)
+    [first] = requests(1)
+    rejected = ModelVersion(model, "2", "rejected", "1", first.request_id, None, None, {}, first.ts,
+                            reason="rejected: the challenger is not better")
+    produce(s.kafka_bootstrap, t.model_versions, [(key, rejected.encode())])
+    for lo in range(10_000, 20_000, 2_500):  # then 0.45 from event 10,000
+        phase(lo, lo + 2_500, 0.45)
+    first, second = requests(2)
+    assert first.since_ts < 10 * 10_000 <= second.since_ts
+    assert set(second.alert_ids).isdisjoint(first.alert_ids)
