@@ -9,9 +9,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 
 def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    produce_to(bootstrap, [(topic, key, value) for key, value in messages])
+
+
+def produce_to(bootstrap: str, messages: list[tuple[str, bytes | None, bytes]]) -> None:
+    """Send (topic, key, value) messages in this order with one producer, and wait for every ack."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     try:
-        for key, value in messages:
+        for topic, key, value in messages:
             producer.send(topic, key=key, value=value)
         producer.flush()
     finally:

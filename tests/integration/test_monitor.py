@@ -7,7 +7,6 @@ import uuid
 
 import numpy as np
 import pytest
-from kafka import KafkaProducer
 
 from driftline.contract import (
     ModelVersion, Topics, decode_dead_letter, decode_labeled, decode_metrics, decode_retrain_request, dumps,
@@ -15,7 +14,7 @@ from driftline.contract import (
 from driftline.kafka_admin import ensure_topics
 from driftline.processes import run_roles
 from driftline.settings import Settings
-from tests.integration.kafka_io import at_least, produce, read
+from tests.integration.kafka_io import at_least, produce, produce_to, read
 
 pytestmark = pytest.mark.broker
 
@@ -169,17 +168,11 @@ def test_a_request_the_retrainer_turned_down_lets_a_new_drift_ask_before_the_coo
         for step in range(lo, hi, 200):
             labels = [int(v) for v in rng.random(200) < 0.5]
             wrong = rng.random(200) < error
-            messages += [(t.predictions, dumps(prediction(i, model, 10 * i, prediction=y ^ int(w))))
+            messages += [(t.predictions, key, dumps(prediction(i, model, 10 * i, prediction=y ^ int(w))))
                          for i, y, w in zip(range(step, step + 200), labels, wrong)]
-            messages += [(t.feedback, dumps(feedback(i, model, 10 * i + 5, label=y)))
+            messages += [(t.feedback, key, dumps(feedback(i, model, 10 * i + 5, label=y)))
                          for i, y in zip(range(step, step + 200), labels)]
-        producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
-        try:
-            for topic, value in messages:
-                producer.send(topic, key=key, value=value)
-            producer.flush()
-        finally:
-            producer.close()
+        produce_to(s.kafka_bootstrap, messages)
 
     def requests(n: int) -> list:
         got = read(s.kafka_bootstrap, t.retrain_requests, timeout_s=120,
