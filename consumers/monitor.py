@@ -400,8 +400,11 @@ class ModelMonitor:
     def answered(self, announced: ModelVersion) -> None:
         """The retrainer's answer to a request, as announced on the model-versions topic.
 
-        A request the gate turned down holds no drift found since back: the
-        cooldown after it is for asking the same again, not for a new episode.
+        A request the gate turned down holds no new drift back: a new episode
+        whose errors rose again since the request (``still_worse_z`` standard
+        errors above the newest ``settle_window`` losses it was made on) asks
+        without waiting out the cooldown, which is for asking the same again.
+        A second detector's episode on the drift already asked about waits.
         A promoted version needs nothing here (its predictions tell).
         """
         asked = self._asked
@@ -414,7 +417,9 @@ class ModelMonitor:
         c = self.config
         fresh = bool(self._episode_alerts)
         repeats = self._asked["repeats"] if self._asked and not fresh else 0
-        turned_down = fresh and self._asked is not None and self._asked.get("turned_down", False)
+        turned_down = (fresh and self._asked is not None and self._asked.get("turned_down", False)
+                       and self._settling is not None and self._asked.get("level") is not None
+                       and self._settling.above(self._asked["level"], c.still_worse_z))
         # A repeat waits twice as long as the request before it.
         if (self._retrain_at is not None and not turned_down
                 and self._watermark - self._retrain_at < c.retrain_cooldown_ms * 2 ** repeats):
@@ -452,8 +457,9 @@ class ModelMonitor:
         self._retrain_version = self.version
         request = RetrainRequest(request_id=new_id(), model_id=self.model_id, alert_ids=alert_ids,
                                  since_ts=since, ts=now_ms, reason=reason)
-        if self._asked is not None:  # what answered() matches
-            self._asked.update(request_id=request.request_id, turned_down=False)
+        if self._asked is not None:  # what answered() matches, and the errors it was asked on
+            self._asked.update(request_id=request.request_id, turned_down=False,
+                               level=None if self._settling is None else self._settling.newest())
         out.retrain.append(request)
 
     def _why_ask_again(self) -> str | None:

@@ -168,15 +168,20 @@ class Settling:
             losses, ts = self._ordered()
             stats = [0, 0.0, 0.0]
             _add(stats, losses[ts > self.since][-newest:])
-        n_a, n_b = stats[0], self._before[0]
-        if n_a < 2 or n_b < 2:
-            return False
-        mean_a, var_a = _moments(stats)
-        mean_b, var_b = _moments(self._before)
-        se = math.sqrt(var_a / n_a + var_b / n_b)
-        if se == 0:
-            return mean_a > mean_b
-        return (mean_a - mean_b) / se > z
+        return _above(stats, self._before, z)
+
+    def newest(self) -> list:
+        """[n, sum, sum of squares] of the newest ``2 * half`` losses held, for :meth:`above`."""
+        stats = [0, 0.0, 0.0]
+        _add(stats, self._ordered()[0])
+        return stats
+
+    def above(self, then: list, z: float) -> bool:
+        """Whether the newest ``2 * half`` losses are ``z`` standard errors above ``then``'s.
+
+        ``then`` is what :meth:`newest` said earlier: whether the errors rose again since.
+        """
+        return _above(self.newest(), then, z)
 
     @staticmethod
     def rise(older: np.ndarray, newer: np.ndarray) -> float:
@@ -218,6 +223,19 @@ def locate_rise(losses: np.ndarray, min_side: int = _MIN_SIDE, min_z: float = _L
     z = (after - before) / np.sqrt(var * (1.0 / k + 1.0 / (n - k)))
     best = int(np.argmax(z))
     return int(k[best]) if z[best] >= min_z else None
+
+
+def _above(a: list, b: list, z: float) -> bool:
+    """Whether the mean loss summed in ``a`` is ``z`` standard errors above ``b``'s."""
+    n_a, n_b = a[0], b[0]
+    if n_a < 2 or n_b < 2:
+        return False
+    mean_a, var_a = _moments(a)
+    mean_b, var_b = _moments(b)
+    se = math.sqrt(var_a / n_a + var_b / n_b)
+    if se == 0:
+        return mean_a > mean_b
+    return (mean_a - mean_b) / se > z
 
 
 def _add(stats: list, losses: np.ndarray) -> None:

@@ -152,3 +152,19 @@ def test_only_a_rejection_of_the_last_request_lifts_the_cooldown():
                    lambda m, r: _turned_down(m, r, request_id="someone-else")):
         m = ModelMonitor("m", {}, SETTLE)
         assert len(two_drifts(m, answer)) == 1
+
+
+def test_a_second_episode_on_the_drift_already_asked_about_waits_out_the_cooldown():
+    m = ModelMonitor("m", {}, SETTLE)
+    evs = drifting(14_000, lambda i: 0.1 if i < 5_000 else 0.2, seed=3)
+    requests, episodes = [], []
+    for k in range(0, len(evs), 200):
+        out = m.process(evs[k:k + 200], now_ms=k)
+        episodes += [a for a in out.alerts if a.kind in ("concept_drift", "performance")]
+        for request in out.retrain:
+            requests.append(request)
+            _turned_down(m, request)
+    # The accuracy test finds the same rise again after the request was turned down; the
+    # errors have not risen since, so that is no new drift to lift the cooldown for.
+    [request] = requests
+    assert [a.detector for a in episodes if a.ts > request.ts] == ["accuracy"]

@@ -135,3 +135,16 @@ def test_a_second_detection_keeps_the_losses_before_the_first_as_the_baseline():
     s.start(since_ts=4899)  # found again, unanswered, with losses after it held
     n, total, _ = s._before
     assert n == 3000 and abs(total / n - 0.1) < 0.02
+
+
+def test_above_tells_whether_the_errors_rose_again_since_an_earlier_look():
+    rng = np.random.default_rng(4)
+    s = Settling(half=100, rise_z=1.0, patience=1000)
+    s.observe(rng.random(200) < 0.2, np.arange(200))
+    then = s.newest()
+    assert then[0] == 200 and then[1] == then[2]  # 0/1 losses: the sum of squares is the sum
+    s.observe(rng.random(200) < 0.2, np.arange(200, 400))
+    assert not s.above(then, z=3.0)  # the same level
+    s.observe(rng.random(200) < 0.5, np.arange(400, 600))
+    assert s.above(then, z=3.0)  # risen again
+    assert not Settling(half=100, patience=1000).above(then, z=3.0)  # nothing held yet
