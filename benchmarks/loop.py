@@ -35,6 +35,10 @@ contenders (static, periodic, driftline, oracle; river's learners, 50 times
 slower, play seed 1 only), and a last table gives the share of the gap
 closed over all seeds (pooled: the sum of driftline's gains over the sum of
 the oracle's) with the worst and best seed; the goals are judged on it.
+Next to it, the share of the gap lost between each drift's start and
+driftline's first alert on it (a drift never found counts to the next one),
+and how many drifts were found: what the detectors cost before any retrain
+could help.
 
 Usage: python benchmarks/loop.py [--quick] [--json] [--events N] [--delay D] [--period K] [--seeds S]
 Synthetic streams have 30k events by default (drifts at 7.5k, 15k, 22.5k).
