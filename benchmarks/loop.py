@@ -140,16 +140,20 @@ def play(stream: Stream, players: list, delay: int) -> dict[str, np.ndarray]:
     return correct
 
 
-def found_at(stream: Stream, alerts: list, kinds: tuple[str, ...], ms_per_event: int = 1) -> list[int | None]:
-    """Per drift, the event at which the first alert of ``kinds`` was raised once it began; else None.
+def _spans(stream: Stream) -> list[tuple[int, int]]:
+    """Per drift, from where it begins to where the next one does (or the stream ends).
 
     A drift begins at its true point, a gradual one ``width / 2`` before its
-    centre (where one event in eight is drawn from the new concept), and is
-    looked for until the next one begins.
+    centre (where one event in eight is drawn from the new concept).
     """
     starts = [d - stream.width // 2 for d in stream.drifts] + [stream.n]
+    return list(zip(starts, starts[1:]))
+
+
+def found_at(stream: Stream, alerts: list, kinds: tuple[str, ...], ms_per_event: int = 1) -> list[int | None]:
+    """Per drift, the event at which the first alert of ``kinds`` was raised once it began; else None."""
     times = sorted(a.ts // ms_per_event for a in alerts if a.kind in kinds)
-    return [next((t for t in times if lo <= t < hi), None) for lo, hi in zip(starts, starts[1:])]
+    return [next((t for t in times if lo <= t < hi), None) for lo, hi in _spans(stream)]
 
 
 def lost_before_alert(stream: Stream, found: list[int | None], oracle: np.ndarray,
@@ -161,10 +165,9 @@ def lost_before_alert(stream: Stream, found: list[int | None], oracle: np.ndarra
     better than the oracle's later on can make up for it. A drift never found
     counts up to the start of the next one.
     """
-    starts = [d - stream.width // 2 for d in stream.drifts] + [len(oracle)]
     diff = oracle.astype(np.float64) - driftline.astype(np.float64)
     lost = sum(float(diff[lo:hi if at is None else at].sum())
-               for lo, hi, at in zip(starts, starts[1:], found))
+               for (lo, hi), at in zip(_spans(stream), found))
     return lost / len(oracle)
 
 
@@ -314,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in summary:
             print(json.dumps({"over_seeds": True, **r}), flush=True)
     else:
-        print(f"\nGap static->oracle closed by driftline over seeds 1-{seeds} (goal >= 90%; retrains <= drifts + 1)")
+        print(f"\nGap static->oracle closed by driftline over seeds 1-{seeds} "
+              "(goal >= 90%; retrains <= drifts + 1)")
         print("  (lost before alert: the share of the gap lost between each drift's start and "
               "driftline's first alert on it)")
         print(f"  {'stream':<20} {'pooled %':>8} {'worst %':>8} {'best %':>8} {'max retrains':>12} "

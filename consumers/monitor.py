@@ -415,13 +415,14 @@ class ModelMonitor:
 
     def _maybe_retrain(self, out: MonitorOutput, now_ms: int) -> None:
         c = self.config
-        fresh = bool(self._episode_alerts)
-        repeats = self._asked["repeats"] if self._asked and not fresh else 0
-        turned_down = (fresh and self._asked is not None and self._asked.get("turned_down", False)
-                       and self._settling is not None and self._asked.get("level") is not None
-                       and self._settling.above(self._asked["level"], c.still_worse_z))
+        asked, fresh = self._asked, bool(self._episode_alerts)
+        repeats = asked["repeats"] if asked and not fresh else 0
+        # A new episode after a turned-down request, on errors that rose again since: see answered().
+        lifted = (fresh and asked is not None and asked.get("turned_down")
+                  and asked.get("level") is not None  # kept only where there is settling
+                  and self._settling.above(asked["level"], c.still_worse_z))
         # A repeat waits twice as long as the request before it.
-        if (self._retrain_at is not None and not turned_down
+        if (self._retrain_at is not None and not lifted
                 and self._watermark - self._retrain_at < c.retrain_cooldown_ms * 2 ** repeats):
             return
         if self.version == NO_MODEL and self._labeled_for_version >= c.min_train_examples:
@@ -444,8 +445,7 @@ class ModelMonitor:
                 since = settled
             self._asked = {"keys": list(self._asking), "since": since, "reason": reason,
                            "alert_ids": alert_ids, "repeats": 0}
-        elif self._asked and self._retrain_at is not None and (why := self._why_ask_again()):
-            asked = self._asked
+        elif asked and self._retrain_at is not None and (why := self._why_ask_again()):
             since, alert_ids = asked["since"], asked["alert_ids"]
             asked["repeats"] += 1
             reason = f"{asked['reason']} (asked again: {why} and the last request gave no new version)"
@@ -459,7 +459,7 @@ class ModelMonitor:
                                  since_ts=since, ts=now_ms, reason=reason)
         if self._asked is not None:  # what answered() matches, and the errors it was asked on
             self._asked.update(request_id=request.request_id, turned_down=False,
-                               level=None if self._settling is None else self._settling.newest())
+                               level=None if self._settling is None else self._settling.level())
         out.retrain.append(request)
 
     def _why_ask_again(self) -> str | None:

@@ -170,7 +170,7 @@ class Settling:
             _add(stats, losses[ts > self.since][-newest:])
         return _above(stats, self._before, z)
 
-    def newest(self) -> list:
+    def level(self) -> list:
         """[n, sum, sum of squares] of the newest ``2 * half`` losses held, for :meth:`above`."""
         stats = [0, 0.0, 0.0]
         _add(stats, self._ordered()[0])
@@ -179,9 +179,9 @@ class Settling:
     def above(self, then: list, z: float) -> bool:
         """Whether the newest ``2 * half`` losses are ``z`` standard errors above ``then``'s.
 
-        ``then`` is what :meth:`newest` said earlier: whether the errors rose again since.
+        ``then`` is what :meth:`level` said earlier: whether the errors rose again since.
         """
-        return _above(self.newest(), then, z)
+        return _above(self.level(), then, z)
 
     @staticmethod
     def rise(older: np.ndarray, newer: np.ndarray) -> float:

@@ -41,14 +41,20 @@ def check_rate(false_alarm_rate: float, n_features: int, window: int) -> float:
     return float(false_alarm_rate)
 
 
-def binary_stream(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and values of the known items of a 1-D 0/1 array (NaN or None: unknown)."""
+def _vector(name: str, values, what: str) -> np.ndarray:
+    """``values`` as a 1-D float array (a copy), or a ValueError saying it must be a 1-D array of ``what``."""
     try:
         arr = np.array(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a 1-D array of 0 and 1: {exc}") from None
+        raise ValueError(f"{name} must be a 1-D array of {what}: {exc}") from None
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of 0 and 1, got shape {arr.shape}")
+        raise ValueError(f"{name} must be a 1-D array of {what}, got shape {arr.shape}")
+    return arr
+
+
+def binary_stream(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and values of the known items of a 1-D 0/1 array (NaN or None: unknown)."""
+    arr = _vector(name, values, "0 and 1")
     known = ~np.isnan(arr)
     bad = known & (arr != 0.0) & (arr != 1.0)
     if bad.any():
@@ -60,12 +66,7 @@ def binary_stream(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def residual_batch(residuals) -> np.ndarray:
     """A regressor's residuals as a 1-D float array; NaN (unknown label) passes, inf does not."""
-    try:
-        r = np.array(residuals, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"residuals must be a 1-D array of numbers: {exc}") from None
-    if r.ndim != 1:
-        raise ValueError(f"residuals must be a 1-D array of numbers, got shape {r.shape}")
+    r = _vector("residuals", residuals, "numbers")
     if np.isinf(r).any():
         i = int(np.flatnonzero(np.isinf(r))[0])
         raise ValueError(f"residuals must be finite (NaN for unknown), got {r[i]} at position {i}")

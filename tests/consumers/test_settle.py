@@ -60,11 +60,17 @@ def test_nothing_is_ready_before_a_drift_asks():
     assert s.since is None and s.ready() is None and not s.worse(z=1.0)
 
 
+def found_after(rng: np.random.Generator, rate: float, half: int = 100) -> Settling:
+    """A Settling that saw 3,000 losses at ``rate`` (event times 0..2999), then a detection at 2999."""
+    s = Settling(half=half, patience=1000)
+    s.observe(rng.random(3000) < rate, np.arange(3000))
+    s.start(since_ts=2999)
+    return s
+
+
 def test_worse_compares_the_losses_since_the_drift_with_those_before():
     rng = np.random.default_rng(4)
-    s = Settling(half=100, patience=1000)
-    s.observe(rng.random(3000) < 0.15, np.arange(3000))
-    s.start(since_ts=2999)
+    s = found_after(rng, 0.15)
     s.observe(rng.random(2000) < 0.15, np.arange(3000, 5000))
     assert not s.worse(z=2.0)  # a false alarm: the errors are what they were
     s.observe(rng.random(3000) < 0.25, np.arange(5000, 8000))
@@ -117,9 +123,7 @@ def test_locate_rise_finds_the_step():
 
 def test_worse_over_the_newest_losses_tells_a_drift_that_passed():
     rng = np.random.default_rng(6)
-    s = Settling(half=250, patience=1000)
-    s.observe(rng.random(3000) < 0.1, np.arange(3000))
-    s.start(since_ts=2999)
+    s = found_after(rng, 0.1, half=250)
     s.observe(rng.random(1500) < 0.3, np.arange(3000, 4500))  # the drift ...
     s.observe(rng.random(1000) < 0.1, np.arange(4500, 5500))  # ... and back
     assert s.worse(z=3.0)  # all the losses since it: still above
@@ -128,9 +132,7 @@ def test_worse_over_the_newest_losses_tells_a_drift_that_passed():
 
 def test_a_second_detection_keeps_the_losses_before_the_first_as_the_baseline():
     rng = np.random.default_rng(7)
-    s = Settling(half=100, patience=1000)
-    s.observe(rng.random(3000) < 0.1, np.arange(3000))
-    s.start(since_ts=2999)
+    s = found_after(rng, 0.1)
     s.observe(rng.random(2000) < 0.3, np.arange(3000, 5000))
     s.start(since_ts=4899)  # found again, unanswered, with losses after it held
     n, total, _ = s._before
@@ -141,7 +143,7 @@ def test_above_tells_whether_the_errors_rose_again_since_an_earlier_look():
     rng = np.random.default_rng(4)
     s = Settling(half=100, rise_z=1.0, patience=1000)
     s.observe(rng.random(200) < 0.2, np.arange(200))
-    then = s.newest()
+    then = s.level()
     assert then[0] == 200 and then[1] == then[2]  # 0/1 losses: the sum of squares is the sum
     s.observe(rng.random(200) < 0.2, np.arange(200, 400))
     assert not s.above(then, z=3.0)  # the same level
