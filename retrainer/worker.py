@@ -178,7 +178,7 @@ class RetrainWorker:
         self.trainer_spec = trainer_spec
         self.topics = Topics(settings.topic_prefix)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.stats = {"published": 0, "dead_lettered": 0, "failures": 0}
+        self.stats = {"published": 0, "reannounced": 0, "dead_lettered": 0, "failures": 0}
         self._stop = threading.Event()
         self._producer: KafkaProducer | None = None
         self._consumer: KafkaConsumer | None = None
@@ -413,6 +413,16 @@ class RetrainWorker:
         event = record.announcement(_now_ms())
         self._send(self.topics.model_versions, event.key, event.encode())
         self.stats["published"] += 1
+        if record.status != "champion":
+            # model-versions is compacted on model_id: a model's newest record is the one
+            # that outlives compaction, and a service that reads the topic alone must find
+            # the champion there, not the version just turned down.
+            champion = self.registry.champion(record.model_id)
+            if champion is not None:
+                again = champion.announcement(_now_ms(), reason=f"still champion: v{record.version} "
+                                                                f"was rejected")
+                self._send(self.topics.model_versions, again.key, again.encode())
+                self.stats["reannounced"] += 1
 
     def _dead_letter(self, msg: Any, error: str) -> None:
         letter = DeadLetter.of(msg.topic, msg.partition, msg.offset, error, msg.value, _now_ms(), key=msg.key)

@@ -106,7 +106,7 @@ def test_a_request_becomes_a_published_champion(
     assert event.metrics["holdout_accuracy"] > 0.95
     # The invalid request was dead-lettered and committed; this one only after its version was acked.
     assert worker.committed_when_published == [bad.offset + 1]
-    assert worker.stats == {"published": 1, "dead_lettered": 1, "failures": 0}
+    assert worker.stats == {"published": 1, "reannounced": 0, "dead_lettered": 1, "failures": 0}
 
     record = registry.find_by_request("m", request.request_id)
     assert record == registry.champion("m")
@@ -152,6 +152,40 @@ def test_too_few_examples_are_rejected_and_a_redelivered_request_is_not_retraine
     assert first.reason == "rejected: the window holds 60 labeled examples, at least 500 are needed"
     assert (second.version, second.status, second.reason) == (first.version, first.status, first.reason)
     assert len(registry.versions("m")) == 1
+
+
+def test_after_a_rejection_the_champion_is_the_newest_record_of_its_model(
+        kafka_settings: Settings, registry: Registry, store: ArtifactStore,
+        producer_factory: Callable[[], KafkaProducer], consumer_factory: Callable[..., KafkaConsumer],
+        admin_factory: Callable[[], KafkaAdminClient]) -> None:
+    # model-versions is compacted on model_id: whatever record of a model is newest is
+    # all a service that starts from the topic later finds of it.
+    settings = kafka_settings.replace(min_train_examples=300, retrain_wait_s=1.0)
+    topics = Topics(settings.topic_prefix)
+    producer = producer_factory()
+    publish(producer, topics.labeled, labeled_events("agrawal0", 600, start_ts=SINCE))
+    first = RetrainRequest(request_id="q1", model_id="m", alert_ids=[], since_ts=SINCE, ts=SINCE)
+    # No labels after this one's since_ts: turned down for too few examples.
+    second = RetrainRequest(request_id="q2", model_id="m", alert_ids=["a1"], since_ts=SINCE + 10**9,
+                            ts=SINCE + 10**9)
+    publish(producer, topics.retrain_requests, [first, second])
+    sent = producer.send(topics.retrain_requests, key=second.key, value=second.encode()).get(timeout=30)
+
+    group = f"g{uuid.uuid4().hex}"
+    admin = admin_factory()
+    with RetrainWorker(settings, registry, store, group) as worker:
+        run_until(worker, lambda: committed(
+            admin, group, TopicPartition(topics.retrain_requests, sent.partition)) == sent.offset + 1)
+
+    announced = [decode_model_version(m.value)
+                 for m in collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 5)]
+    # The rejection, then the champion again; the redelivered request does the same.
+    assert [(e.version, e.status) for e in announced] == [
+        ("1", "champion"), ("2", "rejected"), ("1", "champion"), ("2", "rejected"), ("1", "champion")]
+    again = announced[2]
+    assert again.reason == "still champion: v2 was rejected"
+    assert (again.artifact_uri, again.sha256) == (announced[0].artifact_uri, announced[0].sha256)
+    assert worker.stats["published"] == 3 and worker.stats["reannounced"] == 2
 
 
 class FlakyRegistry(Registry):

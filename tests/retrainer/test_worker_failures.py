@@ -176,7 +176,7 @@ def test_a_request_that_keeps_failing_goes_to_the_dead_letter_topic(
         with RetrainWorker(settings, registry, store, group) as worker:
             run_until(worker, lambda: committed(
                 admin, group, TopicPartition(topics.retrain_requests, sent.partition)) == sent.offset + 1)
-        assert worker.stats == {"published": 0, "dead_lettered": 1, "failures": 3}
+        assert worker.stats == {"published": 0, "reannounced": 0, "dead_lettered": 1, "failures": 3}
         # The run could be written (only the lookup fails here), so it says why too.
         assert registry.run("m", "q1").outcome == \
             "gave up after 3 attempts: ConnectionError: database is down (simulated)"

@@ -82,7 +82,7 @@ def test_a_rollback_request_restores_and_announces_the_previous_champion_once(
     assert (run.state, run.version, run.alert_ids) == ("finished", "2", ["a7"])
     [dead] = collect(consumer_factory(), topics.dead_letter, until=lambda m: len(m) >= 1)
     assert "cannot roll back v1 of 'm'" in decode_dead_letter(dead.value).error
-    assert worker.stats == {"published": 3, "dead_lettered": 1, "failures": 0}
+    assert worker.stats == {"published": 3, "reannounced": 0, "dead_lettered": 1, "failures": 0}
 
 
 def test_a_challenger_is_shadowed_on_live_labels_then_promoted(
@@ -144,11 +144,12 @@ def test_a_shadow_whose_labels_do_not_come_is_rejected_and_the_champion_stays(
     with RetrainWorker(settings, registry, store, group) as worker:
         run_until(worker, lambda: committed(admin, group, TopicPartition(
             topics.retrain_requests, sent.partition)) == sent.offset + 1, timeout_s=90)
-    [msg] = collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 1)
-    event = decode_model_version(msg.value)
+    event, again = (decode_model_version(m.value) for m in
+                    collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 2))
     assert (event.version, event.status, event.artifact_uri) == ("2", "rejected", None)
     assert event.reason.startswith("rejected after its shadow run: 0 of 300 labeled events arrived within 2")
     assert registry.champion("m").version == "1"
+    assert (again.version, again.status) == ("1", "champion")  # the newest record of the model
     assert len(list(store.root.rglob("*.pkl"))) == 1  # the rejected challenger's artifact is gone
 
 
@@ -180,7 +181,7 @@ def test_a_shadow_run_given_up_on_rejects_its_version_and_announces_it(
         with RetrainWorker(settings, registry, store, group) as worker:
             run_until(worker, lambda: committed(admin, group, TopicPartition(
                 topics.retrain_requests, sent.partition)) == sent.offset + 1, timeout_s=90)
-        assert worker.stats == {"published": 1, "dead_lettered": 1, "failures": 2}
+        assert worker.stats == {"published": 1, "reannounced": 1, "dead_lettered": 1, "failures": 2}
         version = registry.find_by_request("m", "q1")
         assert (version.version, version.status, version.artifact_uri) == ("2", "rejected", None)
         assert version.status_reason == ("rejected: its shadow run was given up, gave up after 2 attempts: "
@@ -190,9 +191,10 @@ def test_a_shadow_run_given_up_on_rejects_its_version_and_announces_it(
         assert len(list(store.root.rglob("*.pkl"))) == 1  # only the champion's artifact is left
     finally:
         registry.close()
-    [msg] = collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 1)
-    event = decode_model_version(msg.value)
+    event, again = (decode_model_version(m.value) for m in
+                    collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 2))
     assert (event.version, event.status, event.request_id) == ("2", "rejected", "q1")
     assert event.reason == version.status_reason
+    assert (again.version, again.status) == ("1", "champion")
     [dead] = collect(consumer_factory(), topics.dead_letter, until=lambda m: len(m) >= 1)
     assert decode_dead_letter(dead.value).offset == sent.offset
