@@ -66,7 +66,8 @@ class _Outcome:
     status: str
     reason: str
     metrics: dict[str, Any]
-    model: object | None = None
+    model: object | None = None  # what is stored and served
+    gated: object | None = None  # what the gate measured, if the served model was fit again
 
 
 def _describe(exc: BaseException) -> str:
@@ -119,7 +120,7 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
     except Exception as exc:  # any trainer, any failure: recorded, never fatal
         log.warning("trainer %s failed", trainer_spec, exc_info=True)
         return _Outcome("rejected", f"rejected: the trainer {trainer_spec} raised {_describe(exc)}", metrics)
-    metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+    metrics.update(train_seconds=round(time.perf_counter() - started, 3), n_fit=len(train))
     y = holdout["label"].tolist()
     try:
         challenger = answers(model, holdout, features, metric)
@@ -154,8 +155,35 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
         return _Outcome("rejected", f"rejected: the gate cannot score {metric} here: "
                                     f"{_describe(exc)}", metrics)
     metrics["gate"] = decision.figures()
-    status = "champion" if decision.promote else "rejected"
-    return _Outcome(status, note + decision.reason, metrics, model if decision.promote else None)
+    if not decision.promote:
+        return _Outcome("rejected", note + decision.reason, metrics)
+    outcome = _Outcome("champion", note + decision.reason, metrics, model)
+    if settings.refit:
+        _refit(outcome, examples, features, trainer, trainer_spec)
+    return outcome
+
+
+def _refit(outcome: _Outcome, examples: pd.DataFrame, features: list[str], trainer: Any,
+           trainer_spec: str) -> None:
+    """Fit the promoted challenger's trainer again on the whole window, holdout included.
+
+    The gate measured a fit on the older rows; the version then serves
+    having learned from every label of its window too. Its recorded holdout
+    figures stay those of the fit the gate measured. A refit that fails
+    leaves that fit to be served, and says so.
+    """
+    started = time.perf_counter()
+    try:
+        model = trainer(examples, features, label="label")
+    except TrainingInterrupted:
+        raise
+    except Exception as exc:  # TrainingFailed or anything else: the gated fit is still good
+        log.warning("refit with %s failed, serving the fit the gate measured: %s", trainer_spec, exc)
+        outcome.reason += f"; served as gated: fitting it again on all {len(examples)} examples failed ({_describe(exc)})"
+        return
+    outcome.metrics.update(refit_seconds=round(time.perf_counter() - started, 3), n_fit=len(examples))
+    outcome.reason += f"; then fit again on all {len(examples)} examples of the window"
+    outcome.model, outcome.gated = model, outcome.model
 
 
 def _reference_profile(request: RetrainRequest, examples: pd.DataFrame, features: list[str],
@@ -169,7 +197,8 @@ def _reference_profile(request: RetrainRequest, examples: pd.DataFrame, features
     else:
         score = {"metric": "accuracy", "value": m.get("holdout_accuracy"), "n": m.get("n_holdout")}
     try:
-        profile = build_profile(train, holdout, features, outcome.model, score,
+        # The answers of the fit the gate measured: the served one has seen the holdout.
+        profile = build_profile(train, holdout, features, outcome.gated or outcome.model, score,
                                 reference_size=settings.reference_size,
                                 false_alarm_rate=settings.false_alarm_rate,
                                 source=f"the training window of request {request.request_id}")

@@ -71,6 +71,7 @@ v2 stays, and a challenger trained on those events is gated against it.
 ...     print(part)
 retrained instead of rolling back v2: v1 scored 0.5000 accuracy on the 600 labeled events v2 served, v2 scored 0.6000, no better than v2 with 95% confidence (gain -0.1000, lower bound -0.1367, McNemar mid-p 1, n=600)
 promoted: the challenger's holdout accuracy 1.0000 beats the champion's 0.6000 with 95% confidence (gain 0.4000, lower bound 0.3444, McNemar mid-p 1.1e-22, n=180)
+then fit again on all 600 examples of the window
 >>> registry.close()
 """
 

@@ -288,3 +288,32 @@ def test_a_regressor_is_registered_with_its_holdout_error(registry: Registry,
     assert profile.numeric == ["x", "<prediction>"] and profile.categorical == []
     assert profile.performance == {"metric": "mae", "value": m["holdout_mae"],
                                    "std": m["holdout_abs_error_std"], "n": 180}
+
+
+def test_a_promoted_challenger_is_fit_again_on_the_whole_window(registry: Registry,
+                                                                store: ArtifactStore) -> None:
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS, f"{ZOO}:counted")
+    served = store.load(record.artifact_uri, record.sha256)
+    assert served.rows == 1000  # holdout included
+    m = record.metrics
+    assert (m["n_train"], m["n_holdout"], m["n_fit"]) == (700, 300, 1000)
+    assert m["holdout_accuracy"] > 0.95  # the figures are those of the fit the gate measured
+    assert record.reason.endswith("; then fit again on all 1000 examples of the window")
+
+
+def test_without_refit_the_fit_the_gate_measured_is_served(registry: Registry,
+                                                           store: ArtifactStore) -> None:
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS.replace(refit=False),
+                     f"{ZOO}:counted")
+    assert store.load(record.artifact_uri, record.sha256).rows == 700
+    assert record.metrics["n_fit"] == 700 and "fit again" not in record.reason
+
+
+def test_a_refit_that_fails_leaves_the_gated_fit_to_serve(registry: Registry, store: ArtifactStore) -> None:
+    record = retrain(request("q1"), frame(), registry, store, SETTINGS, f"{ZOO}:counted",
+                     trainer_params={"fail_above": 800})
+    assert record.status == "champion"
+    assert store.load(record.artifact_uri, record.sha256).rows == 700
+    assert record.metrics["n_fit"] == 700
+    assert "; served as gated: fitting it again on all 1000 examples failed (" in record.reason
+    assert "1000 rows do not fit (simulated)" in record.reason

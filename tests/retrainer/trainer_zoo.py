@@ -85,3 +85,25 @@ def dies(df: pd.DataFrame, features: list[str], label: str = "label"):
 
 def returns_a_string(df: pd.DataFrame, features: list[str], label: str = "label"):
     return "not a model"
+
+
+class Counted:
+    """The default trainer's model, with the number of rows it was fit on."""
+
+    def __init__(self, model, rows: int) -> None:
+        self.model, self.rows = model, rows
+
+    def predict_one(self, x: dict):
+        return self.model.predict_one(x)
+
+    def predict_many(self, rows: list[dict]) -> list:
+        return self.model.predict_many(rows)
+
+
+def counted(df: pd.DataFrame, features: list[str], label: str = "label", fail_above: int = 0):
+    """The default trainer, noting its rows; with ``fail_above``, it raises on more rows than that."""
+    from driftline.retrainer.tabular import fit_default
+
+    if fail_above and len(df) > fail_above:
+        raise MemoryError(f"{len(df)} rows do not fit (simulated)")
+    return Counted(fit_default(df, features, label=label), len(df))
