@@ -417,10 +417,10 @@ class ModelMonitor:
         c = self.config
         asked, fresh = self._asked, bool(self._episode_alerts)
         repeats = asked["repeats"] if asked and not fresh else 0
-        # A new episode after a turned-down request, on errors that rose again since: see answered().
-        lifted = (fresh and asked is not None and asked.get("turned_down")
-                  and asked.get("level") is not None  # kept only where there is settling
-                  and self._settling.above(asked["level"], c.still_worse_z))
+        # After a turned-down request, errors that rose again since: see answered().
+        lifted = bool(asked is not None and asked.get("turned_down")
+                      and asked.get("level") is not None  # kept only where there is settling
+                      and self._settling.above(asked["level"], c.still_worse_z))
         # A repeat waits twice as long as the request before it.
         if (self._retrain_at is not None and not lifted
                 and self._watermark - self._retrain_at < c.retrain_cooldown_ms * 2 ** repeats):
@@ -447,6 +447,17 @@ class ModelMonitor:
                            "alert_ids": alert_ids, "repeats": 0}
         elif asked and self._retrain_at is not None and (why := self._why_ask_again()):
             since, alert_ids = asked["since"], asked["alert_ids"]
+            if lifted:
+                # The drift moved on since the window that was turned down (asked in the middle
+                # of a change that had seemed to settle): the window starts where it settles now.
+                if self._settling_since is None:
+                    self._settling.start(self._retrain_at)
+                    self._settling_since = self._retrain_at
+                settled = self._settling.ready()
+                if settled is None:
+                    return
+                since = max(since, settled)
+                why = "the errors rose again since it was turned down"
             asked["repeats"] += 1
             reason = f"{asked['reason']} (asked again: {why} and the last request gave no new version)"
         else:
