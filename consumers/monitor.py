@@ -400,11 +400,13 @@ class ModelMonitor:
     def answered(self, announced: ModelVersion) -> None:
         """The retrainer's answer to a request, as announced on the model-versions topic.
 
-        A request the gate turned down holds no new drift back: a new episode
-        whose errors rose again since the request (``still_worse_z`` standard
-        errors above the newest ``settle_window`` losses it was made on) asks
-        without waiting out the cooldown, which is for asking the same again.
-        A second detector's episode on the drift already asked about waits.
+        A request the gate turned down holds no new drift back: once the errors
+        rose again since the request (``still_worse_z`` standard errors above
+        the newest ``settle_window`` losses it was made on), a new episode asks,
+        or the request's own episode, still open, asks again from where the
+        errors settle anew, without waiting out the cooldown, which is for
+        asking the same again. A second detector's episode on the drift
+        already asked about, with errors no higher, waits.
         A promoted version needs nothing here (its predictions tell).
         """
         asked = self._asked
