@@ -435,10 +435,7 @@ class ModelMonitor:
             # the old concept out of the window, at the cost of waiting for new labels.
             alert_ids = [a[0] for a in self._episode_alerts]
             if self._settling is not None and any(k in _ON_LABELS for k, _ in self._asking):
-                if self._settling_since is None:
-                    self._settling.start(since)
-                    self._settling_since = since
-                settled = self._settling.ready()
+                settled = self._settled(since)
                 if settled is None:
                     return  # the drift is still under way
                 if settled > since:
@@ -452,10 +449,7 @@ class ModelMonitor:
             if lifted:
                 # The drift moved on since the window that was turned down (asked in the middle
                 # of a change that had seemed to settle): the window starts where it settles now.
-                if self._settling_since is None:
-                    self._settling.start(self._retrain_at)
-                    self._settling_since = self._retrain_at
-                settled = self._settling.ready()
+                settled = self._settled(self._retrain_at)
                 if settled is None:
                     return
                 since = max(since, settled)
@@ -474,6 +468,13 @@ class ModelMonitor:
             self._asked.update(request_id=request.request_id, turned_down=False,
                                level=None if self._settling is None else self._settling.level())
         out.retrain.append(request)
+
+    def _settled(self, since: int) -> int | None:
+        """Where the drift found at event time ``since`` has settled (see Settling.ready); None: not yet."""
+        if self._settling_since is None:
+            self._settling.start(since)
+            self._settling_since = since
+        return self._settling.ready()
 
     def _why_ask_again(self) -> str | None:
         """Why the last request, which gave no new version, should be repeated; None: it should not.

@@ -388,6 +388,15 @@ class GateDecision:
                 "confidence": c.confidence, "n_boot": N_BOOT, "promote": self.promote}
 
 
+def margin_phrase(margin: float, how: str) -> str:
+    """`` {how} the margin 0.0100`` for a reason, or nothing when there is no margin.
+
+    >>> margin_phrase(0.01, "by more than"), margin_phrase(0.0, "plus")
+    (' by more than the margin 0.0100', '')
+    """
+    return f" {how} the margin {margin:.4f}" if margin > 0 else ""
+
+
 def decide(metric: str, y: Sequence[Any], challenger: Answers, champion: Answers | None,
            margin: float, confidence: float, *, n_boot: int = N_BOOT, seed: int = SEED) -> GateDecision:
     """Promote iff the challenger beats the champion by more than ``margin`` (or, with no
@@ -416,11 +425,9 @@ def decide(metric: str, y: Sequence[Any], challenger: Answers, champion: Answers
                 confidence=confidence, n_boot=n_boot, seed=seed)
     head = f"the challenger's holdout {name} {c.challenger:.4f}"
     if c.supported:
-        by = f" by more than the margin {margin:.4f}" if margin > 0 else ""
-        reason = (f"promoted: {head} beats the champion's {c.other:.4f}{by} with {pct} confidence "
-                  f"({c.evidence()})")
+        reason = (f"promoted: {head} beats the champion's {c.other:.4f}"
+                  f"{margin_phrase(margin, 'by more than')} with {pct} confidence ({c.evidence()})")
     else:
-        plus = f" plus the margin {margin:.4f}" if margin > 0 else ""
-        reason = (f"rejected: {head} is not above the champion's {c.other:.4f}{plus} with {pct} "
-                  f"confidence ({c.evidence()})")
+        reason = (f"rejected: {head} is not above the champion's {c.other:.4f}"
+                  f"{margin_phrase(margin, 'plus')} with {pct} confidence ({c.evidence()})")
     return GateDecision(c.supported, reason, metric, c.challenger, c.other, baseline, c)

@@ -179,7 +179,8 @@ def _refit(outcome: _Outcome, examples: pd.DataFrame, features: list[str], train
         raise
     except Exception as exc:  # TrainingFailed or anything else: the gated fit is still good
         log.warning("refit with %s failed, serving the fit the gate measured: %s", trainer_spec, exc)
-        outcome.reason += f"; served as gated: fitting it again on all {len(examples)} examples failed ({_describe(exc)})"
+        outcome.reason += (f"; served as gated: fitting it again on all {len(examples)} examples "
+                           f"failed ({_describe(exc)})")
         return
     outcome.metrics.update(refit_seconds=round(time.perf_counter() - started, 3), n_fit=len(examples))
     outcome.reason += f"; then fit again on all {len(examples)} examples of the window"

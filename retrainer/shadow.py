@@ -58,7 +58,7 @@ from typing import Any
 from driftline.contract import Labeled
 from driftline.retrainer.artifacts import ArtifactStore
 from driftline.retrainer.frame import labeled_frame
-from driftline.retrainer.gate import answers, decide
+from driftline.retrainer.gate import answers, decide, margin_phrase
 from driftline.retrainer.records import ModelRecord, VersionRecord
 from driftline.retrainer.registry import Registry
 from driftline.retrainer.window import read_window
@@ -152,8 +152,8 @@ def score_shadow(shadow: VersionRecord, champion: VersionRecord | None, events: 
             f"labeled events its {_NAMES[metric]} {c.challenger:.4f}")
     verb = "beats" if decision.promote else "does not beat"
     if c.against == "champion":
-        by = f" by more than the margin {margin:.4f}" if margin > 0 else ""
-        body = f"{verb} the champion v{champion.version}'s {c.other:.4f}{by} with {pct} confidence"
+        body = (f"{verb} the champion v{champion.version}'s {c.other:.4f}"
+                f"{margin_phrase(margin, 'by more than')} with {pct} confidence")
     else:
         body = f"{verb} the trivial baseline {c.other:.4f} with {pct} confidence"
     return ShadowOutcome(decision.promote, f"{head} {body} ({c.evidence()})", figures)

@@ -69,6 +69,17 @@ def run_until(worker: RetrainWorker, done: Callable[[], bool], timeout_s: float 
         assert not thread.is_alive()
 
 
+def work_through(settings: Settings, registry: Registry, store: ArtifactStore, admin: KafkaAdminClient,
+                 last: object) -> RetrainWorker:
+    """A worker of a fresh group, run until it has committed past ``last``, the record metadata
+    of the newest request sent."""
+    group = f"g{uuid.uuid4().hex}"
+    tp = TopicPartition(Topics(settings.topic_prefix).retrain_requests, last.partition)
+    with RetrainWorker(settings, registry, store, group) as worker:
+        run_until(worker, lambda: committed(admin, group, tp) == last.offset + 1)
+    return worker
+
+
 def test_a_request_becomes_a_published_champion(
         kafka_settings: Settings, registry: Registry, store: ArtifactStore,
         producer_factory: Callable[[], KafkaProducer], consumer_factory: Callable[..., KafkaConsumer],
@@ -139,12 +150,7 @@ def test_too_few_examples_are_rejected_and_a_redelivered_request_is_not_retraine
     request = RetrainRequest(request_id="q1", model_id="m", alert_ids=[], since_ts=SINCE, ts=SINCE)
     sent = [producer.send(topics.retrain_requests, key=request.key, value=request.encode()).get(timeout=30)
             for _ in range(2)]  # the second is a redelivery
-    requests_tp = TopicPartition(topics.retrain_requests, sent[-1].partition)
-
-    group = f"g{uuid.uuid4().hex}"
-    admin = admin_factory()
-    with RetrainWorker(settings, registry, store, group) as worker:
-        run_until(worker, lambda: committed(admin, group, requests_tp) == sent[-1].offset + 1)
+    work_through(settings, registry, store, admin_factory(), sent[-1])
 
     messages = collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 2)
     first, second = (decode_model_version(m.value) for m in messages)
@@ -170,12 +176,7 @@ def test_after_a_rejection_the_champion_is_the_newest_record_of_its_model(
                             ts=SINCE + 10**9)
     publish(producer, topics.retrain_requests, [first, second])
     sent = producer.send(topics.retrain_requests, key=second.key, value=second.encode()).get(timeout=30)
-
-    group = f"g{uuid.uuid4().hex}"
-    admin = admin_factory()
-    with RetrainWorker(settings, registry, store, group) as worker:
-        run_until(worker, lambda: committed(
-            admin, group, TopicPartition(topics.retrain_requests, sent.partition)) == sent.offset + 1)
+    worker = work_through(settings, registry, store, admin_factory(), sent)
 
     announced = [decode_model_version(m.value)
                  for m in collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 5)]
