@@ -349,7 +349,8 @@ class ModelMonitor:
             self._settling.observe(losses, ts)
         if self.version == NO_MODEL or self.suite is None:
             return  # a fallback answer has no concept to drift from
-        detections, checked = self.suite.update_outcomes(outcomes)
+        predicted = None if self.regression else [e.prediction for e in rows]
+        detections, checked = self.suite.update_outcomes(outcomes, predicted)
         self._raise(detections, self.suite.outcomes_seen, checked, ts, out, now_ms)
 
     def _outcomes(self, rows: list[Labeled]) -> np.ndarray:

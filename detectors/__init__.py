@@ -8,6 +8,7 @@ alert per drift episode.
 from driftline.detectors.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
 from driftline.detectors.chi2 import CategoricalDrift
+from driftline.detectors.class_error import ClassErrorDrift
 from driftline.detectors.cusum import MeanShift
 from driftline.detectors.error_increase import ErrorIncrease
 from driftline.detectors.error_rate import ErrorRateDrift
@@ -23,6 +24,7 @@ __all__ = [
     "AccuracyDrop",
     "AlertPolicy",
     "CategoricalDrift",
+    "ClassErrorDrift",
     "DDMDrift",
     "DataQuality",
     "Detection",

@@ -18,6 +18,7 @@ import numpy as np
 from driftline.detectors.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
 from driftline.detectors.chi2 import CategoricalDrift
+from driftline.detectors.class_error import ClassErrorDrift
 from driftline.detectors.cusum import MeanShift
 from driftline.detectors.error_increase import ErrorIncrease
 from driftline.detectors.error_rate import ErrorRateDrift
@@ -158,13 +159,16 @@ class DriftSuite:
         # A numeric prediction is a regressor's: its errors are sizes, not right or wrong.
         self.regression = PREDICTION in self.numeric
         self._rates = rate
-        self.error_rate = self.residual_shift = None
+        self.error_rate = self.residual_shift = self.class_errors = None
         if self.regression:
             self.residual_shift = ResidualShift(reference_size=reference_size,
                                                 false_alarm_rate=rate["adwin"], seed=seed)
         else:
-            delta = min(_ADWIN_DELTA * full["adwin"] / _ADWIN_DELTA_RATE, 0.05)
+            # Half the share for the whole error stream, half for the streams of the predicted
+            # classes, which split its items: a moved boundary shows in one class first.
+            delta = min(_ADWIN_DELTA * full["adwin"] / _ADWIN_DELTA_RATE, 0.05) / 2
             self.error_rate = ErrorRateDrift(delta=delta)
+            self.class_errors = ClassErrorDrift(delta=delta)
         self.performance = self._performance({})
         self._profile: ReferenceProfile | None = None
 
@@ -194,7 +198,8 @@ class DriftSuite:
     @property
     def outcomes(self) -> list[Detector]:
         """The detectors fed the outcome of each labeled prediction."""
-        return [d for d in (self.error_rate, self.residual_shift, self.performance) if d is not None]
+        return [d for d in (self.error_rate, self.class_errors, self.residual_shift, self.performance)
+                if d is not None]
 
     @property
     def inputs_seen(self) -> int:
@@ -254,16 +259,26 @@ class DriftSuite:
         self._warm_X = self._warm_X[:0]
         self._warm_C = self._warm_C[:0]
 
-    def update_outcomes(self, outcomes: np.ndarray) -> tuple[list[Detection], list[Key]]:
+    def update_outcomes(self, outcomes: np.ndarray,
+                        predicted: np.ndarray | None = None) -> tuple[list[Detection], list[Key]]:
         """Feed the labeled predictions' outcomes, NaN where unknown.
 
         For a classifier 1 for each correct prediction and 0 for each wrong
-        one; for a regressor the residual ``prediction - label``.
+        one, and ``predicted``, the class each predicted (without it the
+        errors are watched on the whole stream only); for a regressor the
+        residual ``prediction - label``.
         """
         outcomes = np.asarray(outcomes, dtype=np.float64)
         if self.regression:
             return _run([(self.residual_shift, outcomes), (self.performance, outcomes)])
-        return _run([(self.error_rate, 1.0 - outcomes), (self.performance, outcomes)])
+        feeds = [(self.error_rate, 1.0 - outcomes), (self.performance, outcomes)]
+        if predicted is not None and self.class_errors is not None:
+            if len(predicted) != len(outcomes):
+                raise ValueError(f"{len(predicted)} predicted classes for {len(outcomes)} outcomes")
+            pairs = np.empty((len(outcomes), 2), dtype=object)
+            pairs[:, 0], pairs[:, 1] = 1.0 - outcomes, list(predicted)
+            feeds.insert(1, (self.class_errors, pairs))
+        return _run(feeds)
 
     # ------------------------------------------------------------ reference
 
@@ -302,6 +317,7 @@ class DriftSuite:
         # A suite pickled before these members existed goes on without them.
         state.setdefault("prior", None)
         state.setdefault("residual_shift", None)
+        state.setdefault("class_errors", None)
         self.__dict__.update(state)
 
     @property

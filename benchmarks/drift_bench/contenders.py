@@ -202,7 +202,8 @@ class SuiteRunner:
         if self.regression:
             found += self.suite.update_outcomes(chunk.residuals)[0]
         elif self.has["errors"]:
-            found += self.suite.update_outcomes(1.0 - chunk.errors)[0]
+            predicted = chunk.prediction if self.has["prediction"] else None
+            found += self.suite.update_outcomes(1.0 - chunk.errors, predicted)[0]
         for d in found:
             name = suite.member(d)
             self.hits[name] = self.hits.get(name, 0) + 1

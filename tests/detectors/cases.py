@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from driftline.detectors import (
-    AccuracyDrop, CategoricalDrift, DataQuality, DDMDrift, Detector, EDDMDrift, ErrorIncrease,
+    AccuracyDrop, CategoricalDrift, ClassErrorDrift, DataQuality, DDMDrift, Detector, EDDMDrift, ErrorIncrease,
     ErrorRateDrift, FHDDMDrift, HDDMADrift, HDDMWDrift, MeanShift, MultivariateDrift, NumericDrift,
     PriorShift, ResidualShift,
 )
@@ -81,6 +81,18 @@ def _binary(seed: int, before: float, after: float) -> list[np.ndarray]:
     return _split(x, rng, largest=400)
 
 
+def _class_errors(seed: int) -> list[np.ndarray]:
+    # Errors of class "b"'s predictions rise; class "a"'s and the unknown outcomes stay.
+    rng = np.random.default_rng(seed)
+    classes = rng.choice(np.array(["a", "b"], dtype=object), size=6000)
+    rate = np.where(classes == "b", np.r_[np.full(3000, 0.1), np.full(3000, 0.5)], 0.1)
+    pairs = np.empty((6000, 2), dtype=object)
+    pairs[:, 0] = (rng.random(6000) < rate).astype(float)
+    pairs[rng.random(6000) < 0.05, 0] = np.nan
+    pairs[:, 1] = classes
+    return _split(pairs, rng, largest=400)
+
+
 def _residuals(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     r = np.r_[rng.normal(size=1500), 2.0 * rng.normal(size=1500)]
@@ -127,6 +139,9 @@ CASES: dict[type, Case] = {
     ErrorRateDrift: Case(
         lambda: ErrorRateDrift(delta=0.002, min_samples=30),
         lambda seed: _binary(seed, 0.2, 0.6)),
+    ClassErrorDrift: Case(
+        lambda: ClassErrorDrift(delta=0.002, min_samples=30),
+        _class_errors),
     # river's detectors with their calibrated defaults; EDDM only finds a large jump.
     DDMDrift: Case(DDMDrift, lambda seed: _binary(seed, 0.2, 0.6)),
     EDDMDrift: Case(EDDMDrift, lambda seed: _binary(seed, 0.1, 0.7)),

@@ -254,6 +254,6 @@ def test_contract(cls, check):
 
 def test_every_detector_is_covered():
     assert {c.__name__ for c in DETECTORS} == {
-        "NumericDrift", "CategoricalDrift", "ErrorRateDrift", "AccuracyDrop", "DataQuality",
+        "NumericDrift", "CategoricalDrift", "ErrorRateDrift", "ClassErrorDrift", "AccuracyDrop", "DataQuality",
         "MultivariateDrift", "MeanShift", "ErrorIncrease", "PriorShift", "ResidualShift",
         "DDMDrift", "EDDMDrift", "HDDMADrift", "HDDMWDrift", "FHDDMDrift"}

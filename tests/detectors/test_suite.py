@@ -35,8 +35,10 @@ def test_the_budget_is_shared_and_extrapolated_tails_spend_half():
     # Extrapolated tails spend half their share; PriorShift's delta is read off measurements.
     assert members == pytest.approx({k: v * (1.0 if k == "prior" else HEADROOM) * 2e-6
                                      for k, v in SHARES.items() if k != "adwin"})
-    # ADWIN takes a significance level, not a rate: it moves with the target.
-    assert s.error_rate.delta == pytest.approx(2 * suite().error_rate.delta) and suite().error_rate.delta == 0.002
+    # ADWIN takes a significance level, not a rate: it moves with the target. The whole error
+    # stream and the predicted classes' streams (which split its items) get half each.
+    assert s.error_rate.delta == pytest.approx(2 * suite().error_rate.delta) and suite().error_rate.delta == 0.001
+    assert s.class_errors.delta == s.error_rate.delta
 
 
 def test_a_calibrated_profile_is_reused_and_gives_the_same_results():
@@ -131,3 +133,32 @@ def test_a_suite_pickled_before_the_prior_and_residual_tests_goes_on_without_the
     assert old.prior is None and "PriorShift" not in [type(d).__name__ for d in old.inputs]
     X, C = rows(np.random.default_rng(6), 600)
     old.update_inputs(X, C, np.zeros((600, 6), dtype=np.int8))
+
+
+def test_a_classifier_finds_errors_that_rise_in_one_predicted_class_first():
+    rng = np.random.default_rng(8)
+    n, change = 8000, 4000
+    predicted = rng.choice(["0", "1"], p=[0.4, 0.6], size=n)
+    # After the change a fifth of class "0"'s answers turn wrong: 8 more errors per 100 overall.
+    rate = np.where((predicted == "0") & (np.arange(n) >= change), 0.3, 0.1)
+    outcomes = (rng.random(n) >= rate).astype(float)
+    found = {}
+    for with_classes in (True, False):
+        s = suite()
+        hits = []
+        for start in range(0, n, 100):
+            block = slice(start, start + 100)
+            got, _ = s.update_outcomes(outcomes[block], predicted[block] if with_classes else None)
+            hits += [(start + d.batch_index, d) for d in got if d.kind == "concept_drift"]
+        found[with_classes] = hits
+        assert s.class_errors.n_seen == (n if with_classes else 0)
+    first, detection = min(found[True], key=lambda h: h[0])
+    assert detection.detector == "adwin_class" and "among predictions of 0" in detection.message
+    assert change <= first < change + 1000
+    # On the whole stream alone the same rise is found later, if at all.
+    assert all(i > first for i, _ in found[False])
+
+
+def test_predicted_classes_must_match_the_outcomes():
+    with pytest.raises(ValueError, match="3 predicted classes for 2 outcomes"):
+        suite().update_outcomes(np.array([1.0, 0.0]), ["a", "b", "c"])
