@@ -67,6 +67,10 @@ class MonitorConfig:
     # cooldown, doubled each time) while the version's newest settle_window losses stay this
     # many standard errors above its losses before the drift.
     still_worse_z: float = 3.0
+    # ... and, without waiting out the cooldown, once the labels since the turned-down
+    # window's start are this many times those it held: a gate that could not tell on a
+    # small holdout is asked again on a window that has grown enough to tell. None: never.
+    ask_again_growth: float | None = 2.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> MonitorConfig:
@@ -407,7 +411,11 @@ class ModelMonitor:
         or the request's own episode, still open, asks again from where the
         errors settle anew, without waiting out the cooldown, which is for
         asking the same again. A second detector's episode on the drift
-        already asked about, with errors no higher, waits.
+        already asked about, with errors no higher, waits. While the version
+        still does worse than before the drift, the request is also asked
+        again, cooldown or not, once as many labels have come since the answer
+        as its window held (``ask_again_growth``): a gate that could not tell
+        on a small holdout is asked on one that has grown.
         A promoted version needs nothing here (its predictions tell).
         """
         asked = self._asked
@@ -415,6 +423,11 @@ class ModelMonitor:
                 and announced.model_id == self.model_id
                 and announced.request_id == asked.get("request_id")):
             asked["turned_down"] = True
+            asked["grown_from"] = [self._labeled_for_version,
+                                   int(announced.metrics.get("n_examples") or 0)]
+            gate = announced.metrics.get("gate") or {}
+            # The challenger scored better than the champion, short of the gate's confidence.
+            asked["unclear"] = bool(gate.get("against") == "champion" and (gate.get("gain") or 0) > 0)
 
     def _maybe_retrain(self, out: MonitorOutput, now_ms: int) -> None:
         c = self.config
@@ -425,12 +438,16 @@ class ModelMonitor:
                       and asked.get("level") is not None  # kept only where there is settling
                       and self._settling.above(asked["level"], c.still_worse_z))
         # A repeat waits twice as long as the request before it.
-        if (self._retrain_at is not None and not lifted
-                and self._watermark - self._retrain_at < c.retrain_cooldown_ms * 2 ** repeats):
+        cooling = (self._retrain_at is not None and not lifted
+                   and self._watermark - self._retrain_at < c.retrain_cooldown_ms * 2 ** repeats)
+        # A window grown since the turn-down lets only that request be asked again: a second
+        # episode on the same drift joins it rather than asking from its own start.
+        grown = bool(asked is not None and asked.get("turned_down") and self._grown(asked))
+        if cooling and not grown:
             return
         if self.version == NO_MODEL and self._labeled_for_version >= c.min_train_examples:
             reason, since, alert_ids = "no champion yet: first version", 0, []
-        elif self._episode_alerts:
+        elif self._episode_alerts and not cooling:
             _, since, reason = self._episode_alerts[0]
             # since: the detection's event time. Training only on data after it keeps
             # the old concept out of the window, at the cost of waiting for new labels.
@@ -445,7 +462,7 @@ class ModelMonitor:
                 since = settled
             self._asked = {"keys": list(self._asking), "since": since, "reason": reason,
                            "alert_ids": alert_ids, "repeats": 0}
-        elif asked and self._retrain_at is not None and (why := self._why_ask_again()):
+        elif asked and self._retrain_at is not None and (why := self._why_ask_again(grown)):
             since, alert_ids = asked["since"], asked["alert_ids"]
             if lifted:
                 # The drift moved on since the window that was turned down (asked in the middle
@@ -455,6 +472,12 @@ class ModelMonitor:
                     return
                 since = max(since, settled)
                 why = "the errors rose again since it was turned down"
+            elif grown:
+                labels, rows = asked["grown_from"]
+                why = (f"{why}, and {self._labeled_for_version - labels} labels have come since "
+                       f"the {rows} it was turned down on")
+                alert_ids = asked["alert_ids"] = list(dict.fromkeys(
+                    alert_ids + [a[0] for a in self._episode_alerts]))
             asked["repeats"] += 1
             reason = f"{asked['reason']} (asked again: {why} and the last request gave no new version)"
         else:
@@ -477,12 +500,19 @@ class ModelMonitor:
             self._settling_since = since
         return self._settling.ready()
 
-    def _why_ask_again(self) -> str | None:
+    def _grown(self, asked: dict) -> bool:
+        """Whether the turned-down window has grown ``ask_again_growth`` times (see MonitorConfig)."""
+        growth, (labels, rows) = self.config.ask_again_growth, asked.get("grown_from") or (0, 0)
+        return bool(growth and rows and self._labeled_for_version - labels >= (growth - 1.0) * rows)
+
+    def _why_ask_again(self, grown: bool = False) -> str | None:
         """Why the last request, which gave no new version, should be repeated; None: it should not.
 
         Its episodes are still open; or it was about the labels and the serving
         version's newest losses stay above those before the drift (the gate turned
-        the retrain down on too few labels, and a window grown since may tell).
+        the retrain down on too few labels, and a window grown since may tell);
+        or, its window ``grown``, the challenger turned down had scored better
+        than the champion, short of the gate's confidence.
         """
         keys = self._asked["keys"]
         if set(keys) & set(self.policy.open_keys):
@@ -490,6 +520,8 @@ class ModelMonitor:
         if (self._settling is not None and any(k in _ON_LABELS for k, _ in keys)
                 and self._settling.worse(self.config.still_worse_z, newest=2 * self._settling.half)):
             return "the version still does worse than before the drift"
+        if grown and self._asked.get("unclear"):
+            return "the challenger turned down had scored better than the champion, short of the gate's confidence"
         return None
 
     def _metrics(self, now_ms: int) -> Metrics:

@@ -170,3 +170,54 @@ def test_a_second_episode_on_the_drift_already_asked_about_waits_out_the_cooldow
     # errors have not risen since, so that is no new drift to lift the cooldown for.
     [request] = requests
     assert [a.detector for a in episodes if a.ts > request.ts] == ["accuracy"]
+
+
+def _rejected(m: ModelMonitor, request, rows: int, gain: float) -> None:
+    gate = {"against": "champion", "gain": gain, "lower_bound": gain - 0.03}
+    m.answered(ModelVersion("m", "2", "rejected", "1", request.request_id, None, None,
+                            {"n_examples": rows, "gate": gate}, request.ts))
+
+
+def grown(config, error_rate, n: int = 14_000, gain: float = -0.01) -> list:
+    """Requests on a stream of ``error_rate``, each turned down on the labels its window holds so far."""
+    m = ModelMonitor("m", {}, config)
+    evs = drifting(n, error_rate, seed=3)
+    requests = []
+    for k in range(0, len(evs), 200):
+        for request in m.process(evs[k:k + 200], now_ms=k).retrain:
+            requests.append(request)
+            labeled = sum(1 for e in evs[:k + 200] if isinstance(e, Feedback) and e.ts >= request.since_ts)
+            _rejected(m, request, labeled, gain)
+    return requests
+
+
+def test_a_turned_down_request_is_asked_again_once_its_window_has_grown():
+    # The cooldown outlasts the stream; the errors stay up after the drift at 5,000.
+    first, *again = grown(SETTLE, lambda i: 0.1 if i < 5_000 else 0.2)
+    assert again, "asked again on the grown window"
+    # From the same start, for the same alerts (and the accuracy test's on the same rise).
+    assert all(r.since_ts == first.since_ts and r.alert_ids[0] == first.alert_ids[0] for r in again)
+    assert "the version still does worse than before the drift, and" in again[0].reason
+    assert "labels have come since the" in again[0].reason
+    # Each time once as many labels have come as the turned-down window held: the window doubles.
+    held = [(r.ts - first.since_ts) // 10 for r in [first, *again]]
+    assert all(b >= 2 * a - 250 for a, b in zip(held, held[1:])), held
+
+
+def test_a_grown_window_is_not_asked_about_once_the_drift_has_passed_or_when_disabled():
+    # Grown three times over, the window reaches past the drift: the newest errors are back down.
+    thrice = dataclasses.replace(SETTLE, ask_again_growth=3.0)
+    assert len(grown(thrice, lambda i: 0.2 if 5_000 <= i < 6_500 else 0.1)) == 1
+    assert len(grown(thrice, lambda i: 0.1 if i < 5_000 else 0.2)) > 1
+    off = dataclasses.replace(SETTLE, ask_again_growth=None)
+    assert len(grown(off, lambda i: 0.1 if i < 5_000 else 0.2)) == 1
+
+
+def test_a_challenger_that_scored_better_short_of_the_gate_s_confidence_is_tried_on_a_grown_window():
+    # The version's errors are not "still worse" at this z: only the gate's figures say to ask again.
+    lenient = dataclasses.replace(SETTLE, still_worse_z=100.0)
+    rise = lambda i: 0.1 if i < 5_000 else 0.2  # noqa: E731
+    first, *again = grown(lenient, rise, gain=0.01)
+    assert again and "short of the gate's confidence" in again[0].reason
+    assert all(r.since_ts == first.since_ts for r in again)
+    assert len(grown(lenient, rise, gain=-0.01)) == 1  # the champion scored better: nothing to try
