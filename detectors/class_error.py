@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from driftline.detectors._checks import check_positive_int, check_probability
+from driftline.detectors._checks import binary_stream, check_positive_int, check_probability
 from driftline.detectors.base import Detection, Detector
 from driftline.detectors.error_rate import ErrorRateDrift
 
@@ -135,8 +135,5 @@ def _pairs(batch) -> tuple[np.ndarray, np.ndarray]:
         errors = np.array([np.nan if v is None else float(v) for v in arr[:, 0]], dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError("the first column holds errors: 0, 1 or NaN for unknown") from None
-    bad = ~np.isnan(errors) & (errors != 0.0) & (errors != 1.0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"errors must be 0 or 1 (NaN for unknown), got {errors[i]!r} at position {i}")
+    binary_stream("errors", errors)  # 0, 1 or NaN, or a clear error
     return errors, arr[:, 1]
