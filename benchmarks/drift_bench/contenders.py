@@ -74,9 +74,19 @@ def _column(kind: str) -> Callable[[Blocks], np.ndarray]:
         return lambda b: b.errors
     if kind == "correct":
         return lambda b: 1.0 - b.errors
+    if kind == "class_errors":
+        return _class_errors
     if kind == "residuals":
         return lambda b: b.residuals
     raise ValueError(f"unknown input {kind!r}")
+
+
+def _class_errors(b: Blocks) -> np.ndarray:
+    """(error, predicted class) pairs; a stream without predictions has one class."""
+    pairs = np.empty((len(b.errors), 2), dtype=object)
+    pairs[:, 0] = b.errors
+    pairs[:, 1] = "?" if b.prediction is None else b.prediction
+    return pairs
 
 
 def _numbers(b: Blocks, target: str) -> np.ndarray:
@@ -156,7 +166,7 @@ def _inputs(data: Blocks, watches: str) -> tuple[list[str] | None, Callable[[Blo
         return list(data.categorical_names), _column("categorical")
     if watches == "prediction":
         return [PREDICTION], _column("prediction")
-    if watches in ("errors", "correct", "residuals"):
+    if watches in ("errors", "correct", "class_errors", "residuals"):
         return None, _column(watches)
     raise ValueError(f"unknown input {watches!r}")
 
@@ -222,6 +232,7 @@ DRIFTLINE = {
     "MultivariateDrift": {"numeric": "numeric"},
     "CategoricalDrift": {"categorical": "categorical", "prediction": "prediction"},
     "ErrorRateDrift": {"errors": "errors"},
+    "ClassErrorDrift": {"errors": "class_errors"},
     "AccuracyDrop": {"errors": "correct"},
     "ErrorIncrease": {"residuals": "residuals"},
 }
