@@ -36,6 +36,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from driftline.detectors import ClassErrorDrift, ErrorRateDrift  # noqa: E402
+from driftline.detectors.class_error import error_pairs  # noqa: E402
 from driftline.detectors.profile import PREDICTION  # noqa: E402
 from driftline.detectors.suite import DriftSuite  # noqa: E402
 
@@ -63,9 +64,7 @@ class Arm:
         self.whole.update(errors)
         found = len(self.whole.detections)
         if self.classes is not None:
-            pairs = np.empty((len(errors), 2), dtype=object)
-            pairs[:, 0], pairs[:, 1] = errors, predicted
-            self.classes.update(pairs)
+            self.classes.update(error_pairs(errors, predicted))
             found += len(self.classes.detections)
         self.alarms += found
         return found > 0

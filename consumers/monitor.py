@@ -521,7 +521,8 @@ class ModelMonitor:
                 and self._settling.worse(self.config.still_worse_z, newest=2 * self._settling.half)):
             return "the version still does worse than before the drift"
         if grown and self._asked.get("unclear"):
-            return "the challenger turned down had scored better than the champion, short of the gate's confidence"
+            return ("the challenger turned down had scored better than the champion, "
+                    "short of the gate's confidence")
         return None
 
     def _metrics(self, now_ms: int) -> Metrics:

@@ -6,7 +6,7 @@ import numpy as np
 
 from driftline.detectors._checks import binary_stream, check_positive_int, check_probability
 from driftline.detectors.base import Detection, Detector
-from driftline.detectors.error_rate import ErrorRateDrift
+from driftline.detectors.error_rate import _CLOCK, ErrorRateDrift
 
 # The classes beyond this many share one stream, so that a model with thousands
 # of classes does not keep thousands of windows.
@@ -54,12 +54,13 @@ class ClassErrorDrift(Detector):
     --------
     >>> import numpy as np
     >>> from driftline.detectors import ClassErrorDrift
+    >>> from driftline.detectors.class_error import error_pairs
     >>> rng = np.random.default_rng(1)
     >>> det = ClassErrorDrift()
     >>> def batch(n, rate_a, rate_b):
     ...     cls = rng.choice(["a", "b"], size=n)
     ...     err = rng.random(n) < np.where(cls == "a", rate_a, rate_b)
-    ...     return np.column_stack([err.astype(float), cls.astype(object)])
+    ...     return error_pairs(err.astype(float), cls)
     >>> det.update(batch(6000, 0.1, 0.1))
     >>> det.drift_detected
     False
@@ -99,7 +100,7 @@ class ClassErrorDrift(Detector):
         self._detections.sort(key=lambda d: d.batch_index)
         n_known = int(known.sum())
         key = (self.kind, self.name, None)
-        self._checked += [key] * ((self._n_known + n_known) // 32 - self._n_known // 32)
+        self._checked += [key] * ((self._n_known + n_known) // _CLOCK - self._n_known // _CLOCK)
         self._n_known += n_known
         self._n_seen += len(errors)
 
@@ -123,6 +124,19 @@ class ClassErrorDrift(Detector):
             streams[k].load_state_dict(saved)
         state["_by_class"] = streams
         return state
+
+
+def error_pairs(errors, predicted) -> np.ndarray:
+    """The ``(n, 2)`` batch of :class:`ClassErrorDrift`: each error next to the class predicted.
+
+    ``predicted`` may be one value for all.
+
+    >>> error_pairs([1.0, 0.0], ["a", "b"]).tolist()
+    [[1.0, 'a'], [0.0, 'b']]
+    """
+    out = np.empty((len(errors), 2), dtype=object)
+    out[:, 0], out[:, 1] = errors, predicted
+    return out
 
 
 def _pairs(batch) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ import numpy as np
 from driftline.detectors.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
 from driftline.detectors.chi2 import CategoricalDrift
-from driftline.detectors.class_error import ClassErrorDrift
+from driftline.detectors.class_error import ClassErrorDrift, error_pairs
 from driftline.detectors.cusum import MeanShift
 from driftline.detectors.error_increase import ErrorIncrease
 from driftline.detectors.error_rate import ErrorRateDrift
@@ -275,9 +275,7 @@ class DriftSuite:
         if predicted is not None and self.class_errors is not None:
             if len(predicted) != len(outcomes):
                 raise ValueError(f"{len(predicted)} predicted classes for {len(outcomes)} outcomes")
-            pairs = np.empty((len(outcomes), 2), dtype=object)
-            pairs[:, 0], pairs[:, 1] = 1.0 - outcomes, list(predicted)
-            feeds.insert(1, (self.class_errors, pairs))
+            feeds.insert(1, (self.class_errors, error_pairs(1.0 - outcomes, predicted)))
         return _run(feeds)
 
     # ------------------------------------------------------------ reference

@@ -35,6 +35,7 @@ from river import drift
 from river.drift import binary
 
 import driftline.detectors as dl
+from driftline.detectors.class_error import error_pairs
 from benchmarks.drift_bench import suite
 from benchmarks.drift_bench.streams import BLOCKS, Blocks
 
@@ -83,10 +84,7 @@ def _column(kind: str) -> Callable[[Blocks], np.ndarray]:
 
 def _class_errors(b: Blocks) -> np.ndarray:
     """(error, predicted class) pairs; a stream without predictions has one class."""
-    pairs = np.empty((len(b.errors), 2), dtype=object)
-    pairs[:, 0] = b.errors
-    pairs[:, 1] = "?" if b.prediction is None else b.prediction
-    return pairs
+    return error_pairs(b.errors, "?" if b.prediction is None else b.prediction)
 
 
 def _numbers(b: Blocks, target: str) -> np.ndarray:

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from driftline.detectors import (
-    AccuracyDrop, CategoricalDrift, ClassErrorDrift, DataQuality, DDMDrift, Detector, EDDMDrift, ErrorIncrease,
-    ErrorRateDrift, FHDDMDrift, HDDMADrift, HDDMWDrift, MeanShift, MultivariateDrift, NumericDrift,
-    PriorShift, ResidualShift,
+    AccuracyDrop, CategoricalDrift, ClassErrorDrift, DataQuality, DDMDrift, Detector, EDDMDrift,
+    ErrorIncrease, ErrorRateDrift, FHDDMDrift, HDDMADrift, HDDMWDrift, MeanShift, MultivariateDrift,
+    NumericDrift, PriorShift, ResidualShift,
 )
+from driftline.detectors.class_error import error_pairs
 
 
 def feed(det, data, batch: int = 500) -> list[tuple[int, Any]]:
@@ -86,11 +87,9 @@ def _class_errors(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     classes = rng.choice(np.array(["a", "b"], dtype=object), size=6000)
     rate = np.where(classes == "b", np.r_[np.full(3000, 0.1), np.full(3000, 0.5)], 0.1)
-    pairs = np.empty((6000, 2), dtype=object)
-    pairs[:, 0] = (rng.random(6000) < rate).astype(float)
-    pairs[rng.random(6000) < 0.05, 0] = np.nan
-    pairs[:, 1] = classes
-    return _split(pairs, rng, largest=400)
+    errors = (rng.random(6000) < rate).astype(float)
+    errors[rng.random(6000) < 0.05] = np.nan
+    return _split(error_pairs(errors, classes), rng, largest=400)
 
 
 def _residuals(seed: int) -> list[np.ndarray]:

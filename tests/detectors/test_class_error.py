@@ -6,12 +6,7 @@ import numpy as np
 import pytest
 
 from driftline.detectors import ClassErrorDrift
-
-
-def pairs(errors, classes) -> np.ndarray:
-    out = np.empty((len(errors), 2), dtype=object)
-    out[:, 0], out[:, 1] = errors, classes
-    return out
+from driftline.detectors.class_error import error_pairs as pairs
 
 
 def test_the_rise_is_found_in_the_class_it_happens_in_and_placed_there():
