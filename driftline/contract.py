@@ -36,6 +36,9 @@ from driftline.exceptions import InvalidEvent
 CONTRACT_VERSION = 1
 ALERT_KINDS = ("data_drift", "concept_drift", "performance", "data_quality")
 SEVERITIES = ("warning", "critical")
+# An alert opens an episode ("firing") and a last one closes it ("resolved"); both carry
+# the episode's id, stable for one (model, version, kind, feature) episode.
+ALERT_STATUSES = ("firing", "resolved")
 VERSION_STATUSES = ("champion", "rejected")
 # What a retrain request asks for. "rollback" names the version to demote in
 # model_version; its since_ts is that version's first prediction, so a retrainer
@@ -203,7 +206,8 @@ class Event:
 
 # Optional fields that are left out of the JSON rather than sent as null:
 # by name, or by (schema, name) where the name is required in other events.
-_OMIT_WHEN_NONE = {"scores", ("retrain-request", "action"), ("retrain-request", "model_version")}
+_OMIT_WHEN_NONE = {"scores", ("retrain-request", "action"), ("retrain-request", "model_version"),
+                   ("alert", "episode_id")}
 
 
 def dumps(obj: Mapping[str, Any]) -> bytes:
@@ -261,6 +265,8 @@ class Alert(Event):
     event_ts: int
     ts: int
     message: str
+    episode_id: str | None = None
+    status: str = "firing"
     schema: ClassVar[str] = "alert"
 
 
@@ -398,6 +404,8 @@ def decode_alert(raw: bytes, max_bytes: int | None = None) -> Alert:
         raise InvalidEvent(f"field 'kind' must be one of {ALERT_KINDS}, got {ev.kind!r}")
     if ev.severity not in SEVERITIES:
         raise InvalidEvent(f"field 'severity' must be one of {SEVERITIES}, got {ev.severity!r}")
+    if ev.status not in ALERT_STATUSES:
+        raise InvalidEvent(f"field 'status' must be one of {ALERT_STATUSES}, got {ev.status!r}")
     return ev
 
 
