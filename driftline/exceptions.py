@@ -19,3 +19,11 @@ class BrokerUnavailable(DriftlineError):
 
 class BrokerError(DriftlineError):
     """The local broker could not be installed, started or stopped."""
+
+
+class StateDecodeError(DriftlineError, ValueError):
+    """Bytes on the monitor's state topic that are not a state record this code can read."""
+
+
+class OutputRefused(DriftlineError):
+    """The broker refused a record the monitor produced, for good (not a retriable error)."""

@@ -56,6 +56,13 @@ ENV: dict[str, str] = {
     "rollback_confidence": "DRIFTLINE_ROLLBACK_CONFIDENCE",
     "shadow_events": "DRIFTLINE_SHADOW_EVENTS",
     "log_level": "DRIFTLINE_LOG_LEVEL",
+    "processing_guarantee": "DRIFTLINE_PROCESSING_GUARANTEE",
+    "commit_interval_ms": "DRIFTLINE_COMMIT_INTERVAL_MS",
+    "max_models": "DRIFTLINE_MAX_MODELS",
+    "max_features": "DRIFTLINE_MAX_FEATURES",
+    "max_event_skew_ms": "DRIFTLINE_MAX_EVENT_SKEW_MS",
+    "send_deadline_s": "DRIFTLINE_SEND_DEADLINE_S",
+    "worker_id": "DRIFTLINE_WORKER_ID",
 }
 
 
@@ -134,6 +141,16 @@ def _gate_metric(text: str) -> str:
     return metric
 
 
+PROCESSING_GUARANTEES = ("at_least_once", "exactly_once")
+
+
+def _guarantee(text: str) -> str:
+    value = text.lower().replace("-", "_")
+    if value not in PROCESSING_GUARANTEES:
+        raise ValueError
+    return value
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError
@@ -173,6 +190,13 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "rollback_confidence": (_fraction, "a confidence level between 0 and 1, e.g. 0.999"),
     "shadow_events": (_non_negative_int, "an integer >= 0 (0: no shadow run)"),
     "log_level": (_log_level, "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    "processing_guarantee": (_guarantee, "at_least_once or exactly_once"),
+    "commit_interval_ms": (_positive_int, "an integer >= 1 (milliseconds)"),
+    "max_models": (_positive_int, "an integer >= 1"),
+    "max_features": (_positive_int, "an integer >= 1"),
+    "max_event_skew_ms": (_positive_int, "an integer >= 1 (milliseconds)"),
+    "send_deadline_s": (_non_negative_float, "a number of seconds >= 0"),
+    "worker_id": (_nonempty, "a name for this worker"),
 }
 
 
@@ -232,6 +256,21 @@ class Settings:
     # live labeled events before it is promoted; 0: promoted at once.
     shadow_events: int = 0
     log_level: str = "WARNING"
+    # at_least_once: outputs, then state, then offsets, each acknowledged before the next;
+    # exactly_once: the three in one Kafka transaction (readers use read_committed).
+    processing_guarantee: str = "at_least_once"
+    # How often the monitor writes its outputs and state and commits (sooner after an alert).
+    commit_interval_ms: int = 1000
+    # Models one monitor worker watches; events of further models go to dead-letter.
+    max_models: int = 5000
+    # Features one prediction may carry; more: dead-letter.
+    max_features: int = 1000
+    # Event times further than this from the model's clock are dead-lettered.
+    max_event_skew_ms: int = 86_400_000
+    # A write the broker has not acknowledged after this long stops the worker (exit 1).
+    send_deadline_s: float = 300.0
+    # Names this worker's Kafka transactions (exactly_once); empty: host name and process id.
+    worker_id: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -49,8 +49,13 @@ def _consumer(settings: Settings) -> KafkaConsumer:
 def read_window(
     settings: Settings, model_id: str, since_ts: int, *,
     stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
+    seek_ts: int | None = None,
 ) -> tuple[list[Labeled], dict[str, Any]]:
     """The labeled examples of ``model_id`` with ``ts >= since_ts``, and the window's record.
+
+    The monitor stamps what it writes with its processing time, so the topic is
+    sought at ``seek_ts`` (a request's ``labeled_from_ts``: when the monitor had
+    not yet seen the window's first event) if given, else at ``since_ts``.
 
     The record is ``{"topic", "since_ts", "until_ts", "n_examples", "n_invalid",
     "offsets": {"<partition>": {"start": .., "end": ..}}}``; ``end`` is the
@@ -66,7 +71,8 @@ def read_window(
         # Kafka's record timestamps are the search key; a record stamped
         # before since_ts may still carry a later event time, so ts is also
         # checked per example below.
-        found = consumer.offsets_for_times({tp: since_ts for tp in tps}, timeout_ms=_TIMEOUT_MS) if tps else {}
+        at = since_ts if seek_ts is None else seek_ts
+        found = consumer.offsets_for_times({tp: at for tp in tps}, timeout_ms=_TIMEOUT_MS) if tps else {}
         starts = {tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in tps}
         for tp in tps:
             consumer.seek(tp, starts[tp])

@@ -323,7 +323,8 @@ class RetrainWorker:
                 log.info("request %s of %s failed before (%s); not retried", request_id, model_id, run.outcome)
                 return None
             self._check(request, run.attempts)
-            events, window = read_window(self.settings, model_id, request.since_ts, stop=self._stop)
+            events, window = read_window(self.settings, model_id, request.since_ts, stop=self._stop,
+                                         seek_ts=request.labeled_from_ts)
             # A first version has no champion to be shadowed next to.
             shadowed = (shadow_events(self.settings, self.registry.model(model_id)) > 0
                         and self.registry.champion(model_id) is not None)
@@ -367,7 +368,8 @@ class RetrainWorker:
             self._check(request, run.attempts)
             # The version's labeled events are in already: no wait for more.
             events, window = read_window(self.settings.replace(retrain_wait_s=0.0), model_id,
-                                         request.since_ts, stop=self._stop)
+                                         request.since_ts, stop=self._stop,
+                                         seek_ts=request.labeled_from_ts)
             shadowed = shadow_events(self.settings, self.registry.model(model_id)) > 0
             try:
                 record = roll_back(request, labeled_frame(events),

@@ -156,10 +156,12 @@ class Encoded:
 
 
 def encode_model(model_id: str, monitor: dict[str, Any], offsets: dict[str, int], gen: int,
-                 known: dict[str, int] | None = None) -> Encoded:
-    """The records for one model's state; blobs already written (``known``: name -> parts) are left out."""
+                 known: dict[str, int] | None = None, extra: dict[str, Any] | None = None) -> Encoded:
+    """The records for one model's state; blobs already written (``known``: name -> parts) are
+    left out. ``extra`` adds fields to the model record."""
     arrays: dict[str, np.ndarray] = {}
     body = _extract(monitor, arrays)
+    extra = _extract(dict(extra or {}), arrays)
     known = known or {}
     values: dict[bytes, bytes] = {}
     blobs: dict[str, int] = {}
@@ -171,7 +173,7 @@ def encode_model(model_id: str, monitor: dict[str, Any], offsets: dict[str, int]
         for i, part in enumerate(parts):
             values[key_blob(model_id, name, i)] = part
         blobs[name] = len(parts)
-    record = codec.dumps({"format": FORMAT, "gen": gen, "offsets": offsets,
+    record = codec.dumps({**extra, "format": FORMAT, "gen": gen, "offsets": offsets,
                           "blobs": blobs, "monitor": body})
     if len(record) > PART_BYTES:
         # A record too large for one message is itself a blob; the model key points at it.
@@ -207,8 +209,9 @@ def decode_model(model_id: str, record: bytes, get: Callable[[bytes], bytes]) ->
         head = {**inner, "blobs": names}
     while head["format"] < FORMAT:
         head = MIGRATIONS[head["format"]](head)
-    head["monitor"] = _insert(head["monitor"], lambda name: codec.loads(blob(name)))
-    return head
+    fixed = ("format", "gen", "offsets", "blobs")
+    return {k: v if k in fixed else _insert(v, lambda name: codec.loads(blob(name)))
+            for k, v in head.items()}
 
 
 # format n -> the function that turns a record of format n into one of format n + 1
