@@ -54,9 +54,9 @@ def _stop_on_signals() -> threading.Event:
 def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.kafka_admin import ensure_topics
     from driftline.processes import group_of
-    from driftline.retrainer.artifacts import ArtifactStore
-    from driftline.retrainer.registry import Registry
-    from driftline.retrainer.worker import RetrainWorker
+    from driftline.retrainer.persistence.artifacts import ArtifactStore
+    from driftline.retrainer.persistence.registry import Registry
+    from driftline.retrainer.orchestration.worker import RetrainWorker
 
     ensure_topics(settings)
     stop = _stop_on_signals()
@@ -155,7 +155,7 @@ def _wait_for_partitions(consumer, topic: str, timeout_s: float = 10.0):
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from driftline.retrainer.registry import Registry
+    from driftline.retrainer.persistence.registry import Registry
 
     args.action = args.action or "list"  # 'driftline models' alone lists
     if args.action in ("promote", "rollback"):
@@ -322,7 +322,7 @@ def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
     """Promote or roll back in the registry, then announce the champion to services."""
     from driftline.kafka_admin import ensure_topics
     from driftline.producers import EventPublisher
-    from driftline.retrainer.registry import Registry
+    from driftline.retrainer.persistence.registry import Registry
 
     ensure_topics(settings)  # fails fast, before the registry changes, if no broker answers
     with Registry(settings.resolved_registry_url) as registry:

@@ -175,8 +175,8 @@ def run_service(settings: Settings, args: argparse.Namespace, *, stop: threading
     """The simulated service: predicts with the current champion, publishes events."""
     from driftline.kafka_admin import ensure_topics
     from driftline.producers import EventPublisher, ModelClient, Simulator, make_stream
-    from driftline.retrainer.artifacts import ArtifactStore
-    from driftline.retrainer.registry import Registry
+    from driftline.retrainer.persistence.artifacts import ArtifactStore
+    from driftline.retrainer.persistence.registry import Registry
 
     ensure_topics(settings)
     model_id = model_id or args.model_id or f"demo-{uuid.uuid4().hex[:6]}"

@@ -123,7 +123,7 @@ def _flag(text: str) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
-# The metrics the retrainer's gate can compare models on (driftline.retrainer.gate.METRICS).
+# The metrics the retrainer's gate can compare models on (driftline.retrainer.evaluation.gate.METRICS).
 GATE_METRICS = ("accuracy", "f1", "log_loss", "mae", "rmse")
 
 
@@ -203,7 +203,7 @@ class Settings:
     max_train_examples: int = 20_000
     retrain_wait_s: float = 300.0
     # What the gate compares challenger and champion on, and how sure it must be that
-    # the challenger is better by the margin (driftline.retrainer.gate). No margin by
+    # the challenger is better by the margin (driftline.retrainer.evaluation.gate). No margin by
     # default: a retrain runs only after a drift was found, and on the newest 30% of a
     # 1,000-label window a margin of 0.01 on top of the 95% bound asks for an observed
     # gain of about 4 points. It turned down 5 of the 23 retrains after SEA's drifts of

@@ -30,13 +30,13 @@ class Model(Protocol):
 
 
 class Registry(Protocol):
-    """What the client needs of ``driftline.retrainer.registry.Registry``."""
+    """What the client needs of ``driftline.retrainer.persistence.registry.Registry``."""
 
     def champion(self, model_id: str) -> Any: ...  # a VersionRecord or None
 
 
 class Store(Protocol):
-    """What the client needs of ``driftline.retrainer.artifacts.ArtifactStore``."""
+    """What the client needs of ``driftline.retrainer.persistence.artifacts.ArtifactStore``."""
 
     def load(self, uri: str, sha256: str) -> Model: ...  # raises on a hash mismatch
 

@@ -18,10 +18,10 @@ from driftline.kafka_admin import ensure_topics
 from driftline.processes import run_roles
 from driftline.producers import EventPublisher
 from driftline.producers.streams import make_stream
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.job import labeled_frame, retrain
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.orchestration.job import labeled_frame, retrain
 from driftline.contract import RetrainRequest
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 from tests.integration.kafka_io import read
 

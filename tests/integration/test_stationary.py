@@ -10,8 +10,8 @@ from driftline.contract import Topics, decode_alert, decode_retrain_request
 from driftline.kafka_admin import ensure_topics
 from driftline.processes import run_roles
 from driftline.producers import EventPublisher, ModelClient, Simulator, make_stream
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 from tests.integration.kafka_io import read, wait_committed
 

@@ -14,8 +14,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from driftline.contract import Topics
 from driftline.kafka_admin import ensure_topics
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 
 

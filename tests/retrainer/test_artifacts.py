@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import ArtifactIntegrityError
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry
-from driftline.retrainer.worker import sweep_orphan_artifacts
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry
+from driftline.retrainer.orchestration.worker import sweep_orphan_artifacts
 
 
 def test_only_old_unreferenced_artifacts_are_removed(registry: Registry, store: ArtifactStore) -> None:

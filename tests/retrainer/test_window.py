@@ -11,7 +11,7 @@ from kafka import KafkaProducer
 
 from driftline.contract import Topics
 from driftline.retrainer.exceptions import WindowInterrupted
-from driftline.retrainer.window import read_window
+from driftline.retrainer.data.window import read_window
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import publish
 from tests.retrainer.streams import labeled_events

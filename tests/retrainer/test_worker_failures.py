@@ -17,9 +17,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from driftline.contract import RetrainRequest, Topics, decode_dead_letter, decode_model_version
 from driftline.processes import settings_env
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry, VersionRecord
-from driftline.retrainer.worker import RetrainWorker
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry, VersionRecord
+from driftline.retrainer.orchestration.worker import RetrainWorker
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import collect, publish
 from tests.retrainer.streams import labeled_events

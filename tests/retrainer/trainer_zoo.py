@@ -74,7 +74,7 @@ def slow(df: pd.DataFrame, features: list[str], label: str = "label", pid_file: 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and (not gate_file or Path(gate_file).exists()):
         time.sleep(0.1)
-    from driftline.retrainer.trainers import river_default
+    from driftline.retrainer.learners.trainers import river_default
 
     return river_default(df, features, label)
 
@@ -102,7 +102,7 @@ class Counted:
 
 def counted(df: pd.DataFrame, features: list[str], label: str = "label", fail_above: int = 0):
     """The default trainer, noting its rows; with ``fail_above``, it raises on more rows than that."""
-    from driftline.retrainer.tabular import fit_default
+    from driftline.retrainer.learners.tabular import fit_default
 
     if fail_above and len(df) > fail_above:
         raise MemoryError(f"{len(df)} rows do not fit (simulated)")

@@ -1,4 +1,4 @@
-"""Adapters that turn what a trainer returns into a driftline :class:`~driftline.retrainer.model.Model`.
+"""Adapters that turn what a trainer returns into a driftline :class:`~driftline.retrainer.learners.model.Model`.
 
 A trainer may return a ready model (``predict_one`` and ``predict_many``), or
 a raw estimator for :func:`as_model` to fit on the training window and wrap:
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.retrainer.model import CATEGORY, NUMBER, Model, clean_row, infer_types
+from driftline.retrainer.learners.model import CATEGORY, NUMBER, Model, clean_row, infer_types
 
 __all__ = ["as_model", "RiverAdapter", "SklearnAdapter"]
 

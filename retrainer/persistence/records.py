@@ -1,6 +1,6 @@
 """What the registry returns: plain frozen records, detached from the database.
 
->>> from driftline.retrainer.registry import Registry
+>>> from driftline.retrainer.persistence.registry import Registry
 >>> with Registry("sqlite://") as registry:
 ...     record = registry.register_model("fraud", gate_margin=0.02)
 >>> record.model_id, record.task, record.trainer, record.gate_margin
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from driftline.contract import ModelVersion
-from driftline.retrainer.schema import ModelRow, RunRow, VersionRow
+from driftline.retrainer.persistence.schema import ModelRow, RunRow, VersionRow
 
 
 @dataclasses.dataclass(frozen=True)

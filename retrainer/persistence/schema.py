@@ -10,7 +10,7 @@ Three tables, each keyed by ``model_id``:
   came of it.
 
 The schema evolves only through the migrations in
-``driftline/retrainer/migrations``; a test checks that they produce exactly
+``retrainer/persistence/migrations``; a test checks that they produce exactly
 these tables.
 """
 
