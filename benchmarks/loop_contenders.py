@@ -27,6 +27,7 @@ far until they have a model.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from pathlib import Path
@@ -175,7 +176,7 @@ class DriftlineLoop(Contender):
         self.model_id = model_id
         self.ms = ms_per_event
         self.registry = Registry(f"sqlite:///{workdir / 'registry.db'}")
-        self.store = ArtifactStore(workdir / "artifacts")
+        self.store = ArtifactStore(workdir / "artifacts", key=secrets.token_bytes(32))
         self.monitor = ModelMonitor(model_id, {}, MonitorConfig.from_settings(settings),
                                     RegistryProfiles(registry=self.registry))
         self.version = "0"

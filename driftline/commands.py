@@ -62,7 +62,7 @@ def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     stop = _stop_on_signals()
     registry = Registry(settings.resolved_registry_url)
     # One group per topic prefix, like the monitor's: deployments sharing a cluster stay apart.
-    worker = RetrainWorker(settings, registry, ArtifactStore(settings.artifact_path),
+    worker = RetrainWorker(settings, registry, ArtifactStore.from_settings(settings),
                            group_id=group_of(settings, "retrainer"))
     try:
         worker.run(stop)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,16 @@ ENV: dict[str, str] = {
     "rollback_confidence": "DRIFTLINE_ROLLBACK_CONFIDENCE",
     "shadow_events": "DRIFTLINE_SHADOW_EVENTS",
     "log_level": "DRIFTLINE_LOG_LEVEL",
+    "artifact_key": "DRIFTLINE_ARTIFACT_KEY",
+    "artifact_key_file": "DRIFTLINE_ARTIFACT_KEY_FILE",
+    "mlflow_tracking_uri": "DRIFTLINE_MLFLOW_TRACKING_URI",
+    "mlflow_model_prefix": "DRIFTLINE_MLFLOW_MODEL_PREFIX",
+    "mlflow_alias": "DRIFTLINE_MLFLOW_ALIAS",
 }
+
+
+# Fields whose values are never shown: not in errors, not in repr.
+SECRETS = frozenset({"artifact_key"})
 
 
 def _positive_int(text: str) -> int:
@@ -134,6 +144,20 @@ def _gate_metric(text: str) -> str:
     return metric
 
 
+def _secret_key(text: str) -> str:
+    if len(text.encode("utf-8")) < 16:
+        raise ValueError
+    return text
+
+
+def _mlflow_alias(text: str) -> str:
+    # MLflow reserves "latest" and names like "v3" for version numbers.
+    if (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) or text.lower() == "latest"
+            or re.fullmatch(r"[vV]\d+", text)):
+        raise ValueError
+    return text
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError
@@ -173,6 +197,11 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "rollback_confidence": (_fraction, "a confidence level between 0 and 1, e.g. 0.999"),
     "shadow_events": (_non_negative_int, "an integer >= 0 (0: no shadow run)"),
     "log_level": (_log_level, "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    "artifact_key": (_secret_key, "a secret of at least 16 characters"),
+    "artifact_key_file": (_nonempty, "the path of a file holding the artifact key"),
+    "mlflow_tracking_uri": (_nonempty, "an MLflow tracking URI, e.g. http://127.0.0.1:5000"),
+    "mlflow_model_prefix": (str, "a string"),
+    "mlflow_alias": (_mlflow_alias, "an alias of letters, digits, '_' and '-', not starting with a digit"),
 }
 
 
@@ -232,6 +261,14 @@ class Settings:
     # live labeled events before it is promoted; 0: promoted at once.
     shadow_events: int = 0
     log_level: str = "WARNING"
+    # The key every artifact is signed with and checked against before it is loaded; never
+    # in the registry. Empty (and no key file named): a key file made in ``home``.
+    artifact_key: str = dataclasses.field(default="", repr=False)
+    artifact_key_file: str = ""
+    # Set: every champion is mirrored into this MLflow registry under mlflow_alias.
+    mlflow_tracking_uri: str = ""
+    mlflow_model_prefix: str = ""
+    mlflow_alias: str = "champion"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -246,7 +283,8 @@ class Settings:
             try:
                 values[name] = parse(raw.strip())
             except (ValueError, TypeError):
-                raise SettingsError(f"{var} must be {expected}, got {raw!r}") from None
+                got = " (the value given is not shown)" if name in SECRETS else f", got {raw!r}"
+                raise SettingsError(f"{var} must be {expected}{got}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -262,6 +300,13 @@ class Settings:
         if self.registry_url:
             return self.registry_url
         return f"sqlite:///{self.home_path / 'registry.db'}"
+
+    @property
+    def artifact_root(self) -> str:
+        """Where artifacts go: an fsspec URL as given, or the local folder's path."""
+        if "://" in self.artifact_dir:
+            return self.artifact_dir
+        return str(self.artifact_path)
 
     @property
     def artifact_path(self) -> Path:

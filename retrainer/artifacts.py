@@ -3,6 +3,7 @@
 The store lives in :mod:`driftline.retrainer.persistence.artifacts`.
 """
 
+from driftline.retrainer.persistence.artifact_reader import ArtifactReader  # noqa: F401
 from driftline.retrainer.persistence.artifacts import ArtifactStore  # noqa: F401
 
-__all__ = ["ArtifactStore"]
+__all__ = ["ArtifactReader", "ArtifactStore"]

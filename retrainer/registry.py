@@ -8,8 +8,9 @@ from driftline.retrainer.persistence.registry import (  # noqa: F401
     TASKS,
     ModelRecord,
     Registry,
+    RegistryReader,
     RunRecord,
     VersionRecord,
 )
 
-__all__ = ["Registry", "VersionRecord", "ModelRecord", "RunRecord", "STATUSES", "TASKS"]
+__all__ = ["Registry", "RegistryReader", "VersionRecord", "ModelRecord", "RunRecord", "STATUSES", "TASKS"]

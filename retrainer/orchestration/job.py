@@ -17,7 +17,7 @@ Examples
 ...           for i in range(300)]
 >>> request = RetrainRequest("q1", "fraud", ["a1"], since_ts=0, ts=300)
 >>> tmp = tempfile.TemporaryDirectory()
->>> registry, store = Registry("sqlite://"), ArtifactStore(Path(tmp.name))
+>>> registry, store = Registry("sqlite://"), ArtifactStore(Path(tmp.name), key=b"k" * 32)
 >>> record = retrain(request, labeled_frame(events), registry, store,
 ...                  Settings(min_train_examples=100))
 >>> record.version, record.status, record.metrics["holdout_accuracy"]
@@ -140,7 +140,8 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
         try:
             if not champion.artifact_uri or not champion.sha256:
                 raise ValueError("it has no artifact")
-            champion_model = store.load(champion.artifact_uri, champion.sha256)
+            champion_model = store.load(champion.artifact_uri, champion.sha256,
+                                        model_id=champion.model_id)
             champion_answers = answers(champion_model, holdout, champion.features, metric)
         except Exception as exc:
             # A champion that cannot be loaded cannot be served either, so it

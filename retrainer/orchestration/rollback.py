@@ -34,7 +34,7 @@ Examples
 ...     def put(self, model_id, version, model):
 ...         self.models[f"mem://{version}"] = model
 ...         return f"mem://{version}", "0" * 64
-...     def load(self, uri, sha256): return self.models[uri]
+...     def load(self, uri, sha256, model_id=None): return self.models[uri]
 ...     def remove(self, uri): del self.models[uri]
 >>> registry, store = Registry("sqlite://"), Store()
 >>> for k, t in [(1, 5), (2, 2)]:  # v1 learned "x > 5", v2 "x > 2"
@@ -137,8 +137,10 @@ def compare_live(previous: VersionRecord, current: VersionRecord, examples: pd.D
     if not len(examples):
         return None
     try:
-        mine = answers(store.load(previous.artifact_uri, previous.sha256), examples, previous.features, metric)
-        theirs = answers(store.load(current.artifact_uri, current.sha256), examples, current.features, metric)
+        mine = answers(store.load(previous.artifact_uri, previous.sha256, model_id=previous.model_id),
+                       examples, previous.features, metric)
+        theirs = answers(store.load(current.artifact_uri, current.sha256, model_id=current.model_id),
+                         examples, current.features, metric)
         c = compare(metric, examples["label"].tolist(), mine, theirs, against="champion", margin=0.0,
                     confidence=confidence)
     except Exception:  # any model, any failure: the monitor's verdict stands

@@ -25,7 +25,7 @@ Examples
 ...     def __init__(self, t): self.t = t
 ...     def predict_many(self, rows): return [int(r["x"] > self.t) for r in rows]
 >>> class Store:  # an ArtifactStore holds pickles; this one holds the models themselves
-...     def load(self, uri, sha256): return Threshold(int(uri.split("/")[-1]))
+...     def load(self, uri, sha256, model_id=None): return Threshold(int(uri.split("/")[-1]))
 >>> store, registry = Store(), Registry("sqlite://")
 >>> def version(request, status, threshold):
 ...     return registry.register("m", status=status, parent_version=None, request_id=request,
@@ -162,7 +162,7 @@ def score_shadow(shadow: VersionRecord, champion: VersionRecord | None, events: 
 def _load(store: ArtifactStore, record: VersionRecord) -> Any:
     if not record.artifact_uri or not record.sha256:
         raise ValueError(f"v{record.version} has no artifact")
-    return store.load(record.artifact_uri, record.sha256)
+    return store.load(record.artifact_uri, record.sha256, model_id=record.model_id)
 
 
 def _describe(exc: BaseException) -> str:

@@ -53,7 +53,7 @@ The trainer is checked before any connection is made, so a typo fails at once:
 >>> from driftline.retrainer.persistence.registry import Registry
 >>> registry = Registry("sqlite://")
 >>> with tempfile.TemporaryDirectory() as tmp:
-...     RetrainWorker(Settings(), registry, ArtifactStore(Path(tmp)), trainer_spec="mytrainers:fit")
+...     RetrainWorker(Settings(), registry, ArtifactStore(Path(tmp), key=b"k" * 32), trainer_spec="mytrainers:fit")
 Traceback (most recent call last):
 ...
 driftline.retrainer.exceptions.TrainerLoadError: trainer 'mytrainers:fit': cannot import 'mytrainers': No module named 'mytrainers'
@@ -71,7 +71,6 @@ import socket
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -119,25 +118,21 @@ def _now_ms() -> int:
 
 
 def sweep_orphan_artifacts(registry: Registry, store: ArtifactStore, older_than_s: float,
-                           now: float | None = None) -> list[Path]:
+                           now: float | None = None) -> list[str]:
     """Delete artifact files that no version points to and that are older than ``older_than_s``.
 
     Such files are left by a worker that died between writing an artifact and
     registering its version (or mid-write, a ``.tmp-`` file). The age limit
     keeps the files of workers that are between those two steps right now.
-    Returns what was deleted.
+    Returns the URIs of what was deleted.
     """
-    referenced = {ArtifactStore.path_of(uri) for uri in registry.artifact_uris()
-                  if uri.startswith("file:")}
+    referenced = registry.artifact_uris()
     cutoff = (time.time() if now is None else now) - older_than_s
     removed = []
-    for path in sorted(store.root.glob("*/*.pkl")):
-        try:
-            if path not in referenced and path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed.append(path)
-        except FileNotFoundError:
-            continue  # another worker swept it first
+    for uri, mtime in store.files():
+        if uri not in referenced and mtime < cutoff:
+            store.remove(uri)  # another worker may have swept it first: that is no error
+            removed.append(uri)
     return removed
 
 

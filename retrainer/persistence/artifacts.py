@@ -1,14 +1,18 @@
-"""The artifact store: pickled models on a file system, checked by sha256.
+"""The artifact store: signed models in a folder or under any fsspec URL, checked by sha256 and signature.
 
-A pickle runs code when it is loaded, so :meth:`ArtifactStore.load` hashes the
-bytes and compares them with the sha256 the registry recorded *before*
-unpickling: a file that was swapped or corrupted is refused, never executed.
+Every artifact is sealed with the artifact key
+(:mod:`~driftline.retrainer.persistence.signing`) and its sha256 recorded in
+the registry; :meth:`ArtifactStore.load` checks both before it unpickles
+anything (:mod:`~driftline.retrainer.persistence.artifact_reader`). The
+root is a local folder (``DRIFTLINE_ARTIFACT_DIR``, by default
+``$DRIFTLINE_HOME/artifacts``) or any URL fsspec knows (``s3://bucket/models``,
+``gcs://...``, ``memory://...``), with that file system's package installed.
 
 Examples
 --------
 >>> import tempfile
 >>> tmp = tempfile.TemporaryDirectory()
->>> store = ArtifactStore(Path(tmp.name))
+>>> store = ArtifactStore(Path(tmp.name), key=b"k" * 32)
 >>> uri, sha = store.put("fraud", "1", {"weights": [1, 2]})
 >>> uri.startswith("file:///"), len(sha)
 (True, 64)
@@ -18,21 +22,33 @@ Examples
 Traceback (most recent call last):
 ...
 driftline.retrainer.exceptions.ArtifactIntegrityError: artifact ... has sha256 ..., expected 0000000000000000...
->>> tmp.cleanup()
+>>> memory = ArtifactStore("memory://doctest/artifacts", key=b"k" * 32)
+>>> uri, sha = memory.put("fraud", "2", [3, 4])
+>>> uri, memory.load(uri, sha, model_id="fraud")  # doctest: +ELLIPSIS
+('memory://doctest/artifacts/fraud/2-....pkl', [3, 4])
+>>> memory.remove(uri); tmp.cleanup()
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
-import hmac
 import os
 import pickle
 import tempfile
 from pathlib import Path
-from urllib.parse import quote, urlparse
-from urllib.request import url2pathname
+from typing import Any
+from urllib.parse import quote
 
-from driftline.retrainer.exceptions import ArtifactIntegrityError
+from driftline.retrainer.persistence.artifact_reader import (
+    ArtifactReader,
+    artifact_key,
+    is_local,
+    local_path,
+)
+from driftline.retrainer.persistence.signing import seal
+
+_SUFFIX = {"pickle": ".pkl", "mlflow": ".mlflow"}
 
 
 def _segment(name: str) -> str:
@@ -53,25 +69,67 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class ArtifactStore:
-    """Models as pickle files under ``root/<model_id>/``.
+def _mtime(info: dict) -> float:
+    """A file's modification time from an fsspec ``info`` dict, whatever the file system calls it."""
+    for name in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(name)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, _dt.datetime):
+            return value.timestamp()
+        if isinstance(value, str):
+            try:
+                return _dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return 0.0
+
+
+class ArtifactStore(ArtifactReader):
+    """Signed models under ``root/<model_id>/``: a folder, or an fsspec URL.
 
     File names carry the version and the start of the content hash, so two
     writers can never overwrite each other's artifact: a file, once named,
     only ever holds one content.
     """
 
-    def __init__(self, root: Path):
-        self.root = Path(root).expanduser().resolve()
+    def __init__(self, root: str | Path, *, key: bytes):
+        super().__init__(key)
+        text = str(root)
+        if isinstance(root, Path) or is_local(text):
+            self.root: Path | None = (local_path(text) if text.startswith("file:") else Path(root)) \
+                .expanduser().resolve()
+            self.url = self.root.as_uri()
+        else:
+            self.root = None
+            self.url = text.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ArtifactStore:
+        return cls(settings.artifact_root, key=artifact_key(settings))
 
     def put(self, model_id: str, version: str, model: object) -> tuple[str, str]:
-        """Pickle ``model`` atomically and return ``(uri, sha256 hex)``."""
-        data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+        """Pickle ``model``, seal it and store it atomically; return ``(uri, sha256 hex)``."""
+        return self.put_payload(model_id, version, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),
+                                fmt="pickle")
+
+    def put_payload(self, model_id: str, version: str, payload: bytes, *, fmt: str) -> tuple[str, str]:
+        """Seal ``payload`` (a pickle, or a packed MLflow model) and store it; ``(uri, sha256 hex)``."""
+        data = seal(payload, model_id=model_id, fmt=fmt, key=self._key)
         sha = hashlib.sha256(data).hexdigest()
+        name = f"{_segment(version)}-{sha[:16]}{_SUFFIX[fmt]}"
+        if self.root is None:
+            import fsspec
+
+            fs, base = fsspec.core.url_to_fs(self.url)
+            fs.makedirs(f"{base}/{_segment(model_id)}", exist_ok=True)
+            # One object written in one call: object stores never show half of it.
+            fs.pipe_file(f"{base}/{_segment(model_id)}/{name}", data)
+            return f"{self.url}/{_segment(model_id)}/{name}", sha
         folder = self.root / _segment(model_id)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{_segment(version)}-{sha[:16]}.pkl"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pkl")
+        path = folder / name
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=_SUFFIX[fmt])
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -85,32 +143,41 @@ class ArtifactStore:
         _fsync_dir(folder)
         return path.as_uri(), sha
 
-    def load(self, uri: str, sha256: str) -> object:
-        """Unpickle the artifact at ``uri`` if its bytes hash to ``sha256``.
-
-        Raises :class:`ArtifactIntegrityError` if the file is missing,
-        unreadable, or its hash differs.
-        """
-        path = self.path_of(uri)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ArtifactIntegrityError(f"artifact {uri} cannot be read: {exc.strerror or exc}") from None
-        actual = hashlib.sha256(data).hexdigest()
-        if not sha256 or not hmac.compare_digest(actual, sha256.lower()):
-            raise ArtifactIntegrityError(f"artifact {uri} has sha256 {actual}, expected {sha256}")
-        return pickle.loads(data)
-
     def remove(self, uri: str) -> None:
         """Delete an artifact that no registry row refers to (e.g. after a lost race)."""
-        self.path_of(uri).unlink(missing_ok=True)
+        if is_local(uri):
+            local_path(uri).unlink(missing_ok=True)
+            return
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(uri)
+        if fs.exists(path):
+            fs.rm_file(path)
+
+    def files(self) -> list[tuple[str, float]]:
+        """``(uri, modification time)`` of every file in the store, written or half-written."""
+        if self.root is not None:
+            out = []
+            for path in sorted(self.root.glob("*/*")):
+                try:
+                    if path.is_file():
+                        out.append((path.as_uri(), path.stat().st_mtime))
+                except FileNotFoundError:
+                    continue
+            return out
+        import fsspec
+
+        fs, base = fsspec.core.url_to_fs(self.url)
+        if not fs.exists(base):
+            return []
+        found = fs.find(base, detail=True)
+        # Named as put() names them: the store's URL, then the path below its root.
+        return sorted((f"{self.url}/{p[len(base.rstrip('/')):].lstrip('/')}", _mtime(info))
+                      for p, info in found.items())
 
     @staticmethod
     def path_of(uri: str) -> Path:
-        parsed = urlparse(uri)
-        if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
-            raise ArtifactIntegrityError(f"artifact {uri} is not a local file:// URI")
-        return Path(url2pathname(parsed.path))
+        return local_path(uri)
 
     def __repr__(self) -> str:
-        return f"ArtifactStore({str(self.root)!r})"
+        return f"ArtifactStore({self.url!r})"

@@ -158,7 +158,7 @@ def test_rollback_and_promote_by_hand_swap_the_serving_model(settings):
     from driftline.retrainer.persistence.artifacts import ArtifactStore
 
     ensure_topics(settings)
-    store = ArtifactStore(settings.artifact_path)
+    store = ArtifactStore.from_settings(settings)
     with Registry(settings.resolved_registry_url) as registry:
         for n in (1, 2):
             uri, sha = store.put("m", str(n), Const(n))

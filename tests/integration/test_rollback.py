@@ -42,7 +42,7 @@ def test_a_promoted_version_that_does_worse_live_is_demoted_and_the_previous_one
                  retrain_wait_s=60, metrics_every=2000, rollback_window=300)
     ensure_topics(s)
     model_id = "rb"
-    registry, store = Registry(s.resolved_registry_url), ArtifactStore(s.artifact_path)
+    registry, store = Registry(s.resolved_registry_url), ArtifactStore.from_settings(s)
     try:
         v1 = retrain(RetrainRequest("q1", model_id, [], 0, 0), labeled_frame(window(model_id, 101, 2000)),
                      registry, store, s)

@@ -28,7 +28,7 @@ def test_a_stationary_stream_of_200k_events_raises_no_alert(kafka_bootstrap, tmp
     t = Topics(s.topic_prefix)
     model_id = "steady"
     registry = Registry(s.resolved_registry_url)
-    client = ModelClient(model_id, registry=registry, store=ArtifactStore(s.artifact_path),
+    client = ModelClient(model_id, registry=registry, store=ArtifactStore.from_settings(s),
                          settings=s, follow=True)
     publisher = EventPublisher(s)
     try:

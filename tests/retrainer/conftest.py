@@ -18,6 +18,9 @@ from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 
+# The artifact key of the tests' stores; a test about keys makes its own.
+TEST_KEY = b"driftline-tests-artifact-key-32b"
+
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Registry]:
@@ -29,7 +32,7 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+    return ArtifactStore(tmp_path / "artifacts", key=TEST_KEY)
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def test_a_worker_killed_mid_training_leaves_nothing_and_the_request_is_trained_
     # Every artifact on disk is the one the version points to, whole and matching its hash.
     files = sorted(settings.artifact_path.rglob("*"))
     assert [f for f in files if f.is_file()] == [ArtifactStore.path_of(version.artifact_uri)]
-    ArtifactStore(settings.artifact_path).load(version.artifact_uri, version.sha256)
+    ArtifactStore.from_settings(settings).load(version.artifact_uri, version.sha256)
 
 
 def test_a_request_for_an_unknown_model_is_dead_lettered_with_a_failed_run(
