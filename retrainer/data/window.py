@@ -10,7 +10,13 @@ A worker asked to stop during that wait gets :class:`WindowInterrupted`
 rather than a short window, so the request is retried, not rejected.
 
 The reader is an ``assign()``-ed consumer without a group: it commits
-nothing, and reading the same window twice reads the same data.
+nothing, and reading the same window twice reads the same data. It reads
+with ``isolation_level=read_committed``: a monitor that writes ``labeled`` in
+Kafka transactions has only its committed examples read, never those of a
+transaction it aborted (or died in). Kafka delivers at least once, so an
+example that comes twice (a monitor restarted before committing its input)
+is kept once, by event id; every reader of ``labeled`` (the retrain's
+window, a shadow run, a rollback's comparison) reads through here.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ def _consumer(settings: Settings) -> KafkaConsumer:
         return KafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=None,
             enable_auto_commit=False, client_id="driftline-retrainer-window",
+            isolation_level="read_committed",
             fetch_max_bytes=max(52_428_800, settings.max_message_bytes),
             max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes),
         )
