@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +61,10 @@ def read_window(
     """The labeled examples of ``model_id`` with ``ts >= since_ts``, and the window's record.
 
     The record is ``{"topic", "since_ts", "until_ts", "n_examples", "n_invalid",
-    "offsets": {"<partition>": {"start": .., "end": ..}}}``; ``end`` is the
-    offset after the last message read, ``until_ts`` the newest example's event time.
+    "offsets": {"<partition>": {"start": .., "end": ..}}, "model_versions": {..}}``;
+    ``end`` is the offset after the last message read, ``until_ts`` the newest
+    example's event time, ``model_versions`` how many examples each version the
+    service reported served (the registry records those it did not make).
     """
     topic = Topics(settings.topic_prefix).labeled
     key = model_id.encode("utf-8")
@@ -124,5 +127,6 @@ def read_window(
         "n_examples": len(events),
         "n_invalid": n_invalid,
         "offsets": {str(tp.partition): {"start": starts[tp], "end": read_to[tp]} for tp in tps},
+        "model_versions": dict(Counter(ev.model_version for ev in events)),
     }
     return events, window

@@ -48,6 +48,7 @@ from driftline.retrainer.persistence.schema import (
     DEFAULT_TASK,
     STATUSES,
     TASKS,
+    ExternalRow,
     ModelRow,
     RunRow,
     VersionRow,
@@ -62,6 +63,9 @@ REGISTER_STATUSES = ("champion", "rejected", "shadow")
 _IN_SHADOW = "in shadow: scored next to the champion on live labeled events before promotion"
 # A lost race for a version number is retried; more than a handful means something else is wrong.
 _MAX_ATTEMPTS = 8
+# What a service reports while it has no champion (driftline.producers.model_client): no model at all.
+NO_MODEL_VERSION = "0"
+_MAX_NUMBER = 2**31 - 1  # the version number column is a 32-bit integer
 
 
 class Registry(RegistryReader):
@@ -174,7 +178,8 @@ class Registry(RegistryReader):
             model_id = fields["model_id"]
             last = s.scalar(select(func.max(VersionRow.version_num))
                             .where(VersionRow.model_id == model_id))
-            num = (last or 0) + 1
+            taken = self._note_reported(s, model_id, fields["window"], fields["request_id"], now)
+            num = max([last or 0, *taken]) + 1
             if fields["status"] == "champion":
                 s.execute(update(VersionRow)
                           .where(VersionRow.model_id == model_id, VersionRow.status == "champion")
@@ -189,6 +194,34 @@ class Registry(RegistryReader):
                 self._close_run(s, model_id, fields["request_id"], "finished", fields["reason"],
                                 str(num), now)
             return VersionRecord._of(row)
+
+    @staticmethod
+    def _note_reported(s: Session, model_id: str, window: dict, request_id: str | None,
+                       now: int) -> list[int]:
+        """Record the versions the window's events report that driftline did not make.
+
+        Returns every number such a version's name takes, so the next version
+        of driftline's own is numbered past all of them. The names are those
+        of ``window["model_versions"]`` (version -> labeled events), which
+        :func:`~driftline.retrainer.data.window.read_window` counts;
+        ``"0"``, what a service without a champion reports, is no version.
+        """
+        reported = {str(k): int(v) for k, v in (window.get("model_versions") or {}).items()
+                    if str(k) != NO_MODEL_VERSION}
+        ours = {str(n) for n in s.scalars(select(VersionRow.version_num).where(VersionRow.model_id == model_id))}
+        rows = {row.version: row for row in s.scalars(select(ExternalRow).where(ExternalRow.model_id == model_id))}
+        for name, n in reported.items():
+            if name in ours:
+                continue
+            row = rows.get(name)
+            if row is None:
+                row = rows[name] = ExternalRow(model_id=model_id, version=name, first_seen_at=now,
+                                               last_seen_at=now, n_labeled=0, request_id=request_id)
+                s.add(row)
+            row.last_seen_at, row.n_labeled = now, row.n_labeled + n
+        s.flush()
+        # A number past any driftline could reach (a timestamp as a version) cannot collide.
+        return [int(name) for name in rows if name.isascii() and name.isdigit() and int(name) < _MAX_NUMBER]
 
     def promote(self, model_id: str, version: str, reason: str = "promoted by hand") -> VersionRecord:
         """Make ``version`` the champion by hand; the current champion is archived."""

@@ -30,10 +30,10 @@ from sqlalchemy.pool import StaticPool
 
 from driftline.retrainer.exceptions import RegistryError
 from driftline.retrainer.persistence import migrate
-from driftline.retrainer.persistence.records import ModelRecord, RunRecord, VersionRecord
-from driftline.retrainer.persistence.schema import ModelRow, RunRow, VersionRow
+from driftline.retrainer.persistence.records import ExternalVersion, ModelRecord, RunRecord, VersionRecord
+from driftline.retrainer.persistence.schema import ExternalRow, ModelRow, RunRow, VersionRow
 
-__all__ = ["RegistryReader", "VersionRecord", "ModelRecord", "RunRecord"]
+__all__ = ["RegistryReader", "VersionRecord", "ModelRecord", "RunRecord", "ExternalVersion"]
 
 
 def _now_ms() -> int:
@@ -98,6 +98,7 @@ class RegistryReader:
             ids = set(s.scalars(select(ModelRow.model_id)))
             ids.update(s.scalars(select(VersionRow.model_id).distinct()))
             ids.update(s.scalars(select(RunRow.model_id).distinct()))
+            ids.update(s.scalars(select(ExternalRow.model_id).distinct()))
         return sorted(ids)
 
     def model(self, model_id: str) -> ModelRecord | None:
@@ -137,6 +138,12 @@ class RegistryReader:
             seen.add(record.version)
             record = self.get(model_id, record.parent_version) if record.parent_version else None
         return chain
+
+    def external_versions(self, model_id: str) -> list[ExternalVersion]:
+        """Versions of ``model_id`` that services reported and driftline did not make, first seen first."""
+        with self._session() as s:
+            return [ExternalVersion._of(row) for row in s.scalars(
+                select(ExternalRow).where(ExternalRow.model_id == model_id).order_by(ExternalRow.id))]
 
     def artifact_uris(self) -> set[str]:
         """Every artifact URI a version points to, of any model and status."""
