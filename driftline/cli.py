@@ -73,7 +73,7 @@ def _trainer_spec(text: str) -> str:
     if text == "default":
         return ""
     from driftline.retrainer.exceptions import TrainerLoadError
-    from driftline.retrainer.trainers import load_trainer
+    from driftline.retrainer.learners.trainers import load_trainer
 
     try:
         load_trainer(text)

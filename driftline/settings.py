@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,16 @@ ENV: dict[str, str] = {
     "max_event_skew_ms": "DRIFTLINE_MAX_EVENT_SKEW_MS",
     "send_deadline_s": "DRIFTLINE_SEND_DEADLINE_S",
     "worker_id": "DRIFTLINE_WORKER_ID",
+    "artifact_key": "DRIFTLINE_ARTIFACT_KEY",
+    "artifact_key_file": "DRIFTLINE_ARTIFACT_KEY_FILE",
+    "mlflow_tracking_uri": "DRIFTLINE_MLFLOW_TRACKING_URI",
+    "mlflow_model_prefix": "DRIFTLINE_MLFLOW_MODEL_PREFIX",
+    "mlflow_alias": "DRIFTLINE_MLFLOW_ALIAS",
 }
+
+
+# Fields whose values are never shown: not in errors, not in repr.
+SECRETS = frozenset({"artifact_key"})
 
 
 def _positive_int(text: str) -> int:
@@ -130,7 +140,7 @@ def _flag(text: str) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
-# The metrics the retrainer's gate can compare models on (driftline.retrainer.gate.METRICS).
+# The metrics the retrainer's gate can compare models on (driftline.retrainer.evaluation.gate.METRICS).
 GATE_METRICS = ("accuracy", "f1", "log_loss", "mae", "rmse")
 
 
@@ -149,6 +159,18 @@ def _guarantee(text: str) -> str:
     if value not in PROCESSING_GUARANTEES:
         raise ValueError
     return value
+def _secret_key(text: str) -> str:
+    if len(text.encode("utf-8")) < 16:
+        raise ValueError
+    return text
+
+
+def _mlflow_alias(text: str) -> str:
+    # MLflow reserves "latest" and names like "v3" for version numbers.
+    if (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) or text.lower() == "latest"
+            or re.fullmatch(r"[vV]\d+", text)):
+        raise ValueError
+    return text
 
 
 def _nonempty(text: str) -> str:
@@ -197,6 +219,11 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_event_skew_ms": (_positive_int, "an integer >= 1 (milliseconds)"),
     "send_deadline_s": (_non_negative_float, "a number of seconds >= 0"),
     "worker_id": (_nonempty, "a name for this worker"),
+    "artifact_key": (_secret_key, "a secret of at least 16 characters"),
+    "artifact_key_file": (_nonempty, "the path of a file holding the artifact key"),
+    "mlflow_tracking_uri": (_nonempty, "an MLflow tracking URI, e.g. http://127.0.0.1:5000"),
+    "mlflow_model_prefix": (str, "a string"),
+    "mlflow_alias": (_mlflow_alias, "an alias of letters, digits, '_' and '-', not starting with a digit"),
 }
 
 
@@ -227,7 +254,7 @@ class Settings:
     max_train_examples: int = 20_000
     retrain_wait_s: float = 300.0
     # What the gate compares challenger and champion on, and how sure it must be that
-    # the challenger is better by the margin (driftline.retrainer.gate). No margin by
+    # the challenger is better by the margin (driftline.retrainer.evaluation.gate). No margin by
     # default: a retrain runs only after a drift was found, and on the newest 30% of a
     # 1,000-label window a margin of 0.01 on top of the 95% bound asks for an observed
     # gain of about 4 points. It turned down 5 of the 23 retrains after SEA's drifts of
@@ -271,6 +298,14 @@ class Settings:
     send_deadline_s: float = 300.0
     # Names this worker's Kafka transactions (exactly_once); empty: host name and process id.
     worker_id: str = ""
+    # The key every artifact is signed with and checked against before it is loaded; never
+    # in the registry. Empty (and no key file named): a key file made in ``home``.
+    artifact_key: str = dataclasses.field(default="", repr=False)
+    artifact_key_file: str = ""
+    # Set: every champion is mirrored into this MLflow registry under mlflow_alias.
+    mlflow_tracking_uri: str = ""
+    mlflow_model_prefix: str = ""
+    mlflow_alias: str = "champion"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -285,7 +320,8 @@ class Settings:
             try:
                 values[name] = parse(raw.strip())
             except (ValueError, TypeError):
-                raise SettingsError(f"{var} must be {expected}, got {raw!r}") from None
+                got = " (the value given is not shown)" if name in SECRETS else f", got {raw!r}"
+                raise SettingsError(f"{var} must be {expected}{got}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -301,6 +337,13 @@ class Settings:
         if self.registry_url:
             return self.registry_url
         return f"sqlite:///{self.home_path / 'registry.db'}"
+
+    @property
+    def artifact_root(self) -> str:
+        """Where artifacts go: an fsspec URL as given, or the local folder's path."""
+        if "://" in self.artifact_dir:
+            return self.artifact_dir
+        return str(self.artifact_path)
 
     @property
     def artifact_path(self) -> Path:

@@ -4,7 +4,7 @@
 - ``consumers/`` (the monitor) does not import the retrainer: reference
   profiles reach it through the registry's read side only;
 - ``producers/`` (what a service imports) imports neither the monitor nor the
-  retrainer.
+  retrainer, except the registry's and artifact store's read sides, to load a champion.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ KAFKA_DB_IO = ("kafka", "aiokafka", "faust", "sqlalchemy", "alembic", "psycopg",
                "urllib", "requests", "asyncio", "subprocess", "shutil", "tempfile", "pathlib",
                "driftline.kafka_admin", "driftline.broker", "driftline.processes")
 # The registry's read side, which the monitor may use to find a version's reference profile.
-REGISTRY_READ_SIDE = ("driftline.retrainer.registry",)
+REGISTRY_READ_SIDE = ("driftline.retrainer.persistence.registry_reader",)
+# What a service needs to load a champion: the registry's read side and the artifact reader.
+CHAMPION_READ_SIDE = REGISTRY_READ_SIDE + ("driftline.retrainer.persistence.artifact_reader",)
 
 RULES = {
     "detectors": KAFKA_DB_IO + ("driftline.consumers", "driftline.retrainer", "driftline.producers"),
     "consumers": ("driftline.retrainer", "driftline.producers"),
     "producers": ("driftline.consumers", "driftline.retrainer"),
 }
-ALLOWED = {"consumers": REGISTRY_READ_SIDE}
+ALLOWED = {"consumers": REGISTRY_READ_SIDE, "producers": CHAMPION_READ_SIDE}
 
 
 def imports(path: Path) -> list[tuple[int, str]]:

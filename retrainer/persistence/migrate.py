@@ -1,6 +1,6 @@
 """Bring a registry database to the newest schema with alembic, safely from many processes.
 
-:class:`~driftline.retrainer.registry.Registry` calls :func:`upgrade` when it
+:class:`~driftline.retrainer.persistence.registry.Registry` calls :func:`upgrade` when it
 opens a database. Three cases:
 
 - an empty database gets every migration;

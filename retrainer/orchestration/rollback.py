@@ -12,10 +12,10 @@ would serve a concept that is gone.
 :func:`roll_back` tells them apart on the labeled events the demoted version
 served (from its first prediction, the request's ``since_ts``): both
 versions answer them, and the gate's paired comparison
-(:func:`~driftline.retrainer.gate.compare`) says whether the previous one is
+(:func:`~driftline.retrainer.evaluation.gate.compare`) says whether the previous one is
 better with the gate's confidence. If it is, it is restored. If not, the
 version stays and a challenger is trained on those events and gated against
-it (:func:`~driftline.retrainer.job.retrain`), so the version that broke
+it (:func:`~driftline.retrainer.orchestration.job.retrain`), so the version that broke
 its promise is replaced only by a better one. Without events to compare on,
 or a previous version that cannot be scored, the monitor's verdict stands
 and the previous version is restored.
@@ -23,8 +23,8 @@ and the previous version is restored.
 Examples
 --------
 >>> from driftline.contract import Labeled, RetrainRequest
->>> from driftline.retrainer.frame import labeled_frame
->>> from driftline.retrainer.registry import Registry
+>>> from driftline.retrainer.data.frame import labeled_frame
+>>> from driftline.retrainer.persistence.registry import Registry
 >>> from driftline.settings import Settings
 >>> class Threshold:
 ...     def __init__(self, t): self.t = t
@@ -34,7 +34,7 @@ Examples
 ...     def put(self, model_id, version, model):
 ...         self.models[f"mem://{version}"] = model
 ...         return f"mem://{version}", "0" * 64
-...     def load(self, uri, sha256): return self.models[uri]
+...     def load(self, uri, sha256, model_id=None): return self.models[uri]
 ...     def remove(self, uri): del self.models[uri]
 >>> registry, store = Registry("sqlite://"), Store()
 >>> for k, t in [(1, 5), (2, 2)]:  # v1 learned "x > 5", v2 "x > 2"
@@ -85,11 +85,11 @@ from typing import Any
 import pandas as pd
 
 from driftline.contract import RetrainRequest
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.gate import Comparison, answers, compare
-from driftline.retrainer.job import retrain
-from driftline.retrainer.registry import Registry, VersionRecord
-from driftline.retrainer.trainers import DEFAULT_TRAINER
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.evaluation.gate import Comparison, answers, compare
+from driftline.retrainer.orchestration.job import retrain
+from driftline.retrainer.persistence.registry import Registry, VersionRecord
+from driftline.retrainer.learners.trainers import DEFAULT_TRAINER
 from driftline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,10 @@ def compare_live(previous: VersionRecord, current: VersionRecord, examples: pd.D
     if not len(examples):
         return None
     try:
-        mine = answers(store.load(previous.artifact_uri, previous.sha256), examples, previous.features, metric)
-        theirs = answers(store.load(current.artifact_uri, current.sha256), examples, current.features, metric)
+        mine = answers(store.load(previous.artifact_uri, previous.sha256, model_id=previous.model_id),
+                       examples, previous.features, metric)
+        theirs = answers(store.load(current.artifact_uri, current.sha256, model_id=current.model_id),
+                         examples, current.features, metric)
         c = compare(metric, examples["label"].tolist(), mine, theirs, against="champion", margin=0.0,
                     confidence=confidence)
     except Exception:  # any model, any failure: the monitor's verdict stands
@@ -153,7 +155,7 @@ def roll_back(request: RetrainRequest, examples: pd.DataFrame, registry: Registr
               stop: threading.Event | None = None) -> VersionRecord | None:
     """Restore the previous champion if it does better on ``examples``, else retrain on them.
 
-    ``examples`` (a :func:`~driftline.retrainer.frame.labeled_frame`) are the
+    ``examples`` (a :func:`~driftline.retrainer.data.frame.labeled_frame`) are the
     labeled events since ``request.since_ts``. Returns the restored champion,
     the retrain's version (promoted or rejected), or None if
     ``request.model_version`` is no longer the champion (rolled back already,

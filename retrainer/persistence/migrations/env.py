@@ -1,13 +1,13 @@
 """Alembic's environment for the registry: runs on the connection the registry passes in.
 
-:func:`driftline.retrainer.migrate.upgrade` opens the transaction and takes the
+:func:`driftline.retrainer.persistence.migrate.upgrade` opens the transaction and takes the
 lock; this only points alembic at it. Imported on its own (e.g. by a doctest
 collector) it does nothing.
 """
 
 from alembic import context
 
-from driftline.retrainer.schema import Base
+from driftline.retrainer.persistence.schema import Base
 
 VERSION_TABLE = "driftline_alembic_version"
 

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from driftline.retrainer.model import Model
+from driftline.retrainer.learners.model import Model
 from driftline.settings import GATE_METRICS
 
 METRICS = GATE_METRICS  # accuracy, f1, log_loss, mae, rmse

@@ -1,4 +1,4 @@
-"""Adapters that turn what a trainer returns into a driftline :class:`~driftline.retrainer.model.Model`.
+"""Adapters that turn what a trainer returns into a driftline :class:`~driftline.retrainer.learners.model.Model`.
 
 A trainer may return a ready model (``predict_one`` and ``predict_many``), or
 a raw estimator for :func:`as_model` to fit on the training window and wrap:
@@ -6,12 +6,18 @@ a raw estimator for :func:`as_model` to fit on the training window and wrap:
 - a river estimator (``learn_one``/``predict_one``, and ``learn_many`` when it
   offers it) becomes a :class:`RiverAdapter`;
 - a scikit-learn-style estimator (``fit``/``predict``, and ``predict_proba``
-  when it offers it) becomes a :class:`SklearnAdapter`.
+  when it offers it) becomes a :class:`SklearnAdapter`, fitted on a float
+  matrix;
+- one that takes a DataFrame (a ``Pipeline``, a ``ColumnTransformer``, a
+  LightGBM, XGBoost or CatBoost estimator) becomes a
+  :class:`~driftline.retrainer.learners.frame_adapter.FrameAdapter`, fitted
+  on the features as named columns in their types; if the trainer fitted it
+  already, it is kept as it is.
 
-Both are recognised by their methods alone: driftline does not depend on
-scikit-learn. An adapter always fits the estimator it is given on the
-window, so a trainer returns an unfitted estimator (or a fitted adapter, which
-is a model and is kept as it is).
+They are recognised by their methods alone: driftline does not depend on
+scikit-learn. Any other estimator is fitted on the window, so a trainer
+returns it unfitted (or a fitted adapter, which is a model and is kept as it
+is).
 
 Examples
 --------
@@ -46,9 +52,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.retrainer.model import CATEGORY, NUMBER, Model, clean_row, infer_types
+from driftline.retrainer.learners.frame_adapter import FrameAdapter, is_fitted, wants_frame
+from driftline.retrainer.learners.model import CATEGORY, NUMBER, Model, clean_row, infer_types
 
-__all__ = ["as_model", "RiverAdapter", "SklearnAdapter"]
+__all__ = ["as_model", "FrameAdapter", "RiverAdapter", "SklearnAdapter"]
 
 
 def _training_rows(df: pd.DataFrame, features: list[str], label: str) -> tuple[list[dict], list, dict]:
@@ -194,10 +201,14 @@ def as_model(obj: Any, df: pd.DataFrame, features: list[str], label: str = "labe
 
     Raises :class:`TypeError` for anything that is neither a model nor an estimator.
     """
-    if isinstance(obj, (RiverAdapter, SklearnAdapter, _OneByOne)):
+    if isinstance(obj, (RiverAdapter, SklearnAdapter, FrameAdapter, _OneByOne)):
         return obj
     if hasattr(obj, "learn_one") and hasattr(obj, "predict_one"):
         return RiverAdapter(obj).fit(df, features, label)
+    if hasattr(obj, "fit") and hasattr(obj, "predict") and wants_frame(obj):
+        if is_fitted(obj):
+            return FrameAdapter.fitted(obj, df, features)
+        return FrameAdapter(obj).fit(df, features, label)
     if hasattr(obj, "fit") and hasattr(obj, "predict"):
         return SklearnAdapter(obj).fit(df, features, label)
     if hasattr(obj, "predict_one") and hasattr(obj, "predict_many"):

@@ -11,13 +11,13 @@ Examples
 >>> from pathlib import Path
 >>> from driftline.contract import Labeled, RetrainRequest
 >>> from driftline.settings import Settings
->>> from driftline.retrainer.artifacts import ArtifactStore
->>> from driftline.retrainer.registry import Registry
+>>> from driftline.retrainer.persistence.artifacts import ArtifactStore
+>>> from driftline.retrainer.persistence.registry import Registry
 >>> events = [Labeled(f"e{i}", "fraud", "1", i, i, {"amount": float(i % 10)}, 0, i % 10 >= 5)
 ...           for i in range(300)]
 >>> request = RetrainRequest("q1", "fraud", ["a1"], since_ts=0, ts=300)
 >>> tmp = tempfile.TemporaryDirectory()
->>> registry, store = Registry("sqlite://"), ArtifactStore(Path(tmp.name))
+>>> registry, store = Registry("sqlite://"), ArtifactStore(Path(tmp.name), key=b"k" * 32)
 >>> record = retrain(request, labeled_frame(events), registry, store,
 ...                  Settings(min_train_examples=100))
 >>> record.version, record.status, record.metrics["holdout_accuracy"]
@@ -44,16 +44,16 @@ import numpy as np
 import pandas as pd
 
 from driftline.contract import RetrainRequest
-from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import TrainingFailed, TrainingInterrupted
-from driftline.retrainer.frame import feature_columns, labeled_frame
-from driftline.retrainer.gate import (
+from driftline.retrainer.data.frame import feature_columns, labeled_frame
+from driftline.retrainer.evaluation.gate import (
     CLASSIFICATION_METRICS, METRICS, answers, baseline_accuracy, decide, score, time_ordered_split,
 )
-from driftline.retrainer.reference import build_profile
-from driftline.retrainer.registry import Registry, VersionRecord
-from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
-from driftline.retrainer.training import run_trainer
+from driftline.retrainer.evaluation.reference import build_profile
+from driftline.retrainer.persistence.registry import Registry, VersionRecord
+from driftline.retrainer.learners.trainers import DEFAULT_TRAINER, load_trainer
+from driftline.retrainer.orchestration.training import run_trainer
 from driftline.settings import Settings
 
 __all__ = ["retrain", "labeled_frame"]
@@ -140,7 +140,8 @@ def _evaluate(examples: pd.DataFrame, features: list[str], champion: VersionReco
         try:
             if not champion.artifact_uri or not champion.sha256:
                 raise ValueError("it has no artifact")
-            champion_model = store.load(champion.artifact_uri, champion.sha256)
+            champion_model = store.load(champion.artifact_uri, champion.sha256,
+                                        model_id=champion.model_id)
             champion_answers = answers(champion_model, holdout, champion.features, metric)
         except Exception as exc:
             # A champion that cannot be loaded cannot be served either, so it
@@ -229,7 +230,7 @@ def retrain(
     trained. The model's registration, if it has one, names the trainer, its
     parameters and the gate metric and margin; ``trainer_spec`` and ``trainer_params``
     are the fallback. The trainer runs in a child process
-    (:func:`~driftline.retrainer.training.run_trainer`) under
+    (:func:`~driftline.retrainer.orchestration.training.run_trainer`) under
     ``settings.train_timeout_s``. Too few examples, a single class, or a
     trainer that raises, dies or runs too long give a ``rejected`` version
     whose reason says so; a trainer spec that cannot be imported raises
@@ -237,11 +238,11 @@ def retrain(
     set during training raises
     :class:`~driftline.retrainer.exceptions.TrainingInterrupted`; neither
     records anything. A champion is registered with its reference profile
-    (:func:`~driftline.retrainer.reference.build_profile`), unless
+    (:func:`~driftline.retrainer.evaluation.reference.build_profile`), unless
     ``reference`` gives one, which is stored untouched. ``note`` heads the
     version's reason and ``figures`` join its metrics: why this retrain was
     made, when the request alone does not say it (see
-    :mod:`~driftline.retrainer.rollback`).
+    :mod:`~driftline.retrainer.orchestration.rollback`).
     """
     existing = registry.find_by_request(request.model_id, request.request_id)
     if existing is not None:

@@ -7,10 +7,13 @@ Three tables, each keyed by ``model_id``:
 - ``driftline_model_versions``: one row per version, with everything that
   explains it (lineage: parent, request, alerts, window, trainer, figures);
 - ``driftline_retrain_runs``: one row per retrain request handled, whatever
-  came of it.
+  came of it;
+- ``driftline_external_versions``: one row per version a service reported on
+  its predictions that driftline did not make (the model the service brought
+  along), so that driftline's own versions never take its name.
 
 The schema evolves only through the migrations in
-``driftline/retrainer/migrations``; a test checks that they produce exactly
+``retrainer/persistence/migrations``; a test checks that they produce exactly
 these tables.
 """
 
@@ -116,3 +119,20 @@ class RunRow(Base):
     # The version's reason when finished, the error when failed.
     outcome: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str | None] = mapped_column(String(32))
+
+
+class ExternalRow(Base):
+    """A version services reported (``model_version`` on their events) that the registry never made."""
+
+    __tablename__ = "driftline_external_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_driftline_external_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(String(255), index=True)
+    version: Mapped[str] = mapped_column(String(255))
+    first_seen_at: Mapped[int] = mapped_column(BigInteger)  # epoch ms, when a retrain first read it
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    # Labeled events of this version in the windows that reported it, summed.
+    n_labeled: Mapped[int] = mapped_column(Integer)
+    # The retrain request whose window first held it.
+    request_id: Mapped[str | None] = mapped_column(String(255))

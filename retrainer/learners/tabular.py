@@ -2,9 +2,9 @@
 
 :func:`fit_default` fits both batch learners of this package on the window:
 
-- a random forest of histogram trees (:mod:`~driftline.retrainer.forest`),
+- a random forest of histogram trees (:mod:`~driftline.retrainer.learners.forest`),
   which learns axis-aligned rules and interactions of numbers and categories;
-- a softmax regression (:mod:`~driftline.retrainer.logistic`), which learns a
+- a softmax regression (:mod:`~driftline.retrainer.learners.logistic`), which learns a
   linear boundary from fewer rows than any tree needs.
 
 It keeps the one that is more accurate on the newest fifth of the rows: the
@@ -17,7 +17,7 @@ rows (see ``benchmarks/loop.py`` and ``tests/retrainer/test_trainers.py``).
 
 Rows arrive as dicts, as on the wire. :func:`columns_of` turns them into one
 list per feature, each value cleaned to its feature's type
-(:func:`~driftline.retrainer.model.clean_row`: a number, a string, or None
+(:func:`~driftline.retrainer.learners.model.clean_row`: a number, a string, or None
 when missing), and an encoder turns the columns into the matrix its learner
 wants. :class:`TabularClassifier` offers class probabilities
 (``predict_proba_one``/``predict_proba_many``) as well as labels, so the gate
@@ -25,7 +25,7 @@ can score it by log loss.
 
 Examples
 --------
->>> from driftline.retrainer.logistic import Design, SoftmaxRegression
+>>> from driftline.retrainer.learners.logistic import Design, SoftmaxRegression
 >>> types = {"x": "number"}
 >>> cols = columns_of([{"x": float(i % 10)} for i in range(200)], types)
 >>> enc = Design().fit(cols, types)
@@ -45,9 +45,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.retrainer.forest import Binner, HistogramForest
-from driftline.retrainer.logistic import Design, SoftmaxRegression
-from driftline.retrainer.model import clean_row, infer_types
+from driftline.retrainer.learners.forest import Binner, HistogramForest
+from driftline.retrainer.learners.logistic import Design, SoftmaxRegression
+from driftline.retrainer.learners.model import clean_row, infer_types
 
 # Share of the (time-ordered) rows the candidates are compared on.
 VALIDATION_FRACTION = 0.2
@@ -112,7 +112,7 @@ def fit_default(df: pd.DataFrame, features: list[str], label: str = "label", *,
     ``label`` (bool, int or str); if it has a ``ts`` column, the rows are
     taken in time order, so validation is on the newest rows. Each feature
     is a number or a category, whichever most of its values are
-    (:func:`~driftline.retrainer.model.infer_types`).
+    (:func:`~driftline.retrainer.learners.model.infer_types`).
     """
     if "ts" in df.columns:
         df = df.sort_values("ts", kind="stable")

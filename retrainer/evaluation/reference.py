@@ -33,7 +33,7 @@ import pandas as pd
 
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
 from driftline.detectors.suite import calibrate
-from driftline.retrainer.model import NUMBER, infer_types
+from driftline.retrainer.learners.model import NUMBER, infer_types
 
 _SEED = 0
 

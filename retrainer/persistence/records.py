@@ -1,6 +1,6 @@
 """What the registry returns: plain frozen records, detached from the database.
 
->>> from driftline.retrainer.registry import Registry
+>>> from driftline.retrainer.persistence.registry import Registry
 >>> with Registry("sqlite://") as registry:
 ...     record = registry.register_model("fraud", gate_margin=0.02)
 >>> record.model_id, record.task, record.trainer, record.gate_margin
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from driftline.contract import ModelVersion
-from driftline.retrainer.schema import ModelRow, RunRow, VersionRow
+from driftline.retrainer.persistence.schema import ExternalRow, ModelRow, RunRow, VersionRow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,3 +110,20 @@ class RunRecord:
                    state=row.state, worker_id=row.worker_id, attempts=row.attempts,
                    started_at=row.started_at, finished_at=row.finished_at, outcome=row.outcome,
                    version=row.version)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalVersion:
+    """A version services reported that driftline did not make: recorded, never reused as a name."""
+
+    model_id: str
+    version: str
+    first_seen_at: int
+    last_seen_at: int
+    n_labeled: int
+    request_id: str | None
+
+    @classmethod
+    def _of(cls, row: ExternalRow) -> ExternalVersion:
+        return cls(model_id=row.model_id, version=row.version, first_seen_at=row.first_seen_at,
+                   last_seen_at=row.last_seen_at, n_labeled=row.n_labeled, request_id=row.request_id)

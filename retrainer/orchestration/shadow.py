@@ -7,7 +7,7 @@ topic forward from just after the challenger's training window (event time
 above its newest example, so none of these events trained it) until that
 many labeled events of the model have arrived, scores champion and
 challenger on exactly those events, paired, with the gate's own comparison
-(:func:`~driftline.retrainer.gate.decide`: the registration's metric, margin,
+(:func:`~driftline.retrainer.evaluation.gate.decide`: the registration's metric, margin,
 and ``DRIFTLINE_GATE_CONFIDENCE``), and promotes or rejects it with the
 figures recorded in its metrics under ``"shadow"``.
 
@@ -20,12 +20,12 @@ shadow: its first version is promoted on the gate alone.
 Examples
 --------
 >>> from driftline.contract import Labeled
->>> from driftline.retrainer.registry import Registry
+>>> from driftline.retrainer.persistence.registry import Registry
 >>> class Threshold:
 ...     def __init__(self, t): self.t = t
 ...     def predict_many(self, rows): return [int(r["x"] > self.t) for r in rows]
 >>> class Store:  # an ArtifactStore holds pickles; this one holds the models themselves
-...     def load(self, uri, sha256): return Threshold(int(uri.split("/")[-1]))
+...     def load(self, uri, sha256, model_id=None): return Threshold(int(uri.split("/")[-1]))
 >>> store, registry = Store(), Registry("sqlite://")
 >>> def version(request, status, threshold):
 ...     return registry.register("m", status=status, parent_version=None, request_id=request,
@@ -56,12 +56,12 @@ from collections.abc import Callable
 from typing import Any
 
 from driftline.contract import Labeled
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.frame import labeled_frame
-from driftline.retrainer.gate import answers, decide, margin_phrase
-from driftline.retrainer.records import ModelRecord, VersionRecord
-from driftline.retrainer.registry import Registry
-from driftline.retrainer.window import read_window
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.data.frame import labeled_frame
+from driftline.retrainer.evaluation.gate import answers, decide, margin_phrase
+from driftline.retrainer.persistence.records import ModelRecord, VersionRecord
+from driftline.retrainer.persistence.registry import Registry
+from driftline.retrainer.data.window import read_window
 from driftline.settings import Settings
 
 _NAMES = {"accuracy": "accuracy", "f1": "F1", "log_loss": "log loss", "mae": "MAE", "rmse": "RMSE"}
@@ -84,7 +84,7 @@ def gate_rule(settings: Settings, registration: ModelRecord | None) -> tuple[str
 
 
 class ShadowRegistrations:
-    """The registry as :func:`~driftline.retrainer.job.retrain` sees it when the model is shadowed.
+    """The registry as :func:`~driftline.retrainer.orchestration.job.retrain` sees it when the model is shadowed.
 
     What the gate promotes is registered as a ``shadow``, so the champion
     stays and nothing is announced; everything else reaches the registry
@@ -162,7 +162,7 @@ def score_shadow(shadow: VersionRecord, champion: VersionRecord | None, events: 
 def _load(store: ArtifactStore, record: VersionRecord) -> Any:
     if not record.artifact_uri or not record.sha256:
         raise ValueError(f"v{record.version} has no artifact")
-    return store.load(record.artifact_uri, record.sha256)
+    return store.load(record.artifact_uri, record.sha256, model_id=record.model_id)
 
 
 def _describe(exc: BaseException) -> str:
@@ -175,7 +175,7 @@ def run_shadow(record: VersionRecord, registry: Registry, store: ArtifactStore, 
                clock: Callable[[], float] = time.monotonic) -> VersionRecord:
     """Shadow ``record`` on the labeled events after its training window; promote or reject it.
 
-    ``read`` is :func:`~driftline.retrainer.window.read_window` (Kafka); it
+    ``read`` is :func:`~driftline.retrainer.data.window.read_window` (Kafka); it
     raises :class:`~driftline.retrainer.exceptions.WindowInterrupted` if
     ``stop`` is set while it waits, and nothing is recorded. A version no
     longer in shadow is returned as it is. A rejected challenger's artifact

@@ -14,7 +14,7 @@ whatever state they are; ``spawn`` is as safe but imports everything again,
 about a second per training.
 
 The child loads the trainer by its spec, calls it, turns the result into a
-model (:func:`~driftline.retrainer.adapters.as_model`) and sends it back
+model (:func:`~driftline.retrainer.learners.adapters.as_model`) and sends it back
 pickled, which also proves it can be stored. It ignores SIGINT (the worker
 decides what a Ctrl-C means) and ends itself when its parent dies: it holds
 the read end of a pipe whose only write end the parent holds, and a thread
@@ -27,7 +27,7 @@ Examples
 >>> import pandas as pd
 >>> df = pd.DataFrame({"x": [float(i % 10) for i in range(200)], "ts": range(200)})
 >>> df["label"] = df["x"] >= 5
->>> model = run_trainer("driftline.retrainer.trainers:river_default", df, ["x"], timeout_s=120)
+>>> model = run_trainer("driftline.retrainer.learners.trainers:river_default", df, ["x"], timeout_s=120)
 >>> model.predict_one({"x": 9.0})
 True
 >>> run_trainer("math:floor", df, ["x"], timeout_s=120)
@@ -51,7 +51,7 @@ import pandas as pd
 from driftline.retrainer.exceptions import TrainingFailed, TrainingInterrupted, TrainingTimeout
 
 # Imported once by the fork server, so each training starts warm.
-_PRELOAD = ["driftline.retrainer.trainers", "driftline.retrainer.adapters"]
+_PRELOAD = ["driftline.retrainer.learners.trainers", "driftline.retrainer.learners.adapters"]
 # How often the parent looks at the stop event while a trainer runs.
 _STEP_S = 0.5
 
@@ -72,8 +72,8 @@ def _child(conn: Any, lifeline: Any, spec: str, params: dict, df: pd.DataFrame,
            features: list[str], label: str) -> None:
     threading.Thread(target=_end_with_parent, args=(lifeline,), daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from driftline.retrainer.adapters import as_model
-    from driftline.retrainer.trainers import load_trainer
+    from driftline.retrainer.learners.adapters import as_model
+    from driftline.retrainer.learners.trainers import load_trainer
 
     try:
         trainer = load_trainer(spec)

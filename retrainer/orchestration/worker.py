@@ -1,7 +1,7 @@
 """The retraining worker: retrain requests in, model versions out.
 
 For each request on ``retrain-requests`` it reads the model's labeled window
-back from Kafka, runs :func:`~driftline.retrainer.job.retrain`, publishes the
+back from Kafka, runs :func:`~driftline.retrainer.orchestration.job.retrain`, publishes the
 outcome on ``model-versions`` and waits for the broker's ack, and only then
 commits the request. A crash anywhere before the commit means the request
 comes back; the registry knows it by its request_id, so it is published
@@ -29,12 +29,12 @@ fell short of its gate score) demotes that version if it is still the
 champion, restores the previous champion and publishes it, if the previous
 champion does better on the labeled events the version served; if it does
 not, the traffic has moved on rather than the gate erred, and a challenger
-is trained on those events instead (:mod:`~driftline.retrainer.rollback`).
+is trained on those events instead (:mod:`~driftline.retrainer.orchestration.rollback`).
 The restore, or the retrain's version, and the close of its run are one
 transaction, so a redelivered request acts once and only publishes again. With shadow runs on
 (``DRIFTLINE_SHADOW_EVENTS`` or a registration's ``shadow_events``), a
 challenger the gate would promote is scored next to the champion on live
-labeled events first (:mod:`~driftline.retrainer.shadow`); a worker that dies
+labeled events first (:mod:`~driftline.retrainer.orchestration.shadow`); a worker that dies
 meanwhile leaves a version in shadow, which the redelivered request
 resumes; a request given up on meanwhile rejects it, with the reason, and
 announces that.
@@ -49,11 +49,11 @@ The trainer is checked before any connection is made, so a typo fails at once:
 
 >>> import tempfile
 >>> from pathlib import Path
->>> from driftline.retrainer.artifacts import ArtifactStore
->>> from driftline.retrainer.registry import Registry
+>>> from driftline.retrainer.persistence.artifacts import ArtifactStore
+>>> from driftline.retrainer.persistence.registry import Registry
 >>> registry = Registry("sqlite://")
 >>> with tempfile.TemporaryDirectory() as tmp:
-...     RetrainWorker(Settings(), registry, ArtifactStore(Path(tmp)), trainer_spec="mytrainers:fit")
+...     RetrainWorker(Settings(), registry, ArtifactStore(Path(tmp), key=b"k" * 32), trainer_spec="mytrainers:fit")
 Traceback (most recent call last):
 ...
 driftline.retrainer.exceptions.TrainerLoadError: trainer 'mytrainers:fit': cannot import 'mytrainers': No module named 'mytrainers'
@@ -71,7 +71,6 @@ import socket
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -87,7 +86,7 @@ from driftline.contract import (
 )
 from driftline.exceptions import BrokerUnavailable, InvalidEvent
 from driftline.kafka_admin import ensure_topics
-from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import (
     RegistryError,
     RetrainerError,
@@ -95,14 +94,14 @@ from driftline.retrainer.exceptions import (
     TrainingInterrupted,
     WindowInterrupted,
 )
-from driftline.retrainer.frame import labeled_frame
-from driftline.retrainer.job import retrain
-from driftline.retrainer.registry import Registry, VersionRecord
-from driftline.retrainer.rollback import roll_back
-from driftline.retrainer.shadow import ShadowRegistrations, run_shadow, shadow_events
-from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer
-from driftline.retrainer.training import start_fork_server
-from driftline.retrainer.window import read_window
+from driftline.retrainer.data.frame import labeled_frame
+from driftline.retrainer.orchestration.job import retrain
+from driftline.retrainer.persistence.registry import Registry, VersionRecord
+from driftline.retrainer.orchestration.rollback import roll_back
+from driftline.retrainer.orchestration.shadow import ShadowRegistrations, run_shadow, shadow_events
+from driftline.retrainer.learners.trainers import DEFAULT_TRAINER, load_trainer
+from driftline.retrainer.orchestration.training import start_fork_server
+from driftline.retrainer.data.window import read_window
 from driftline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,25 +118,21 @@ def _now_ms() -> int:
 
 
 def sweep_orphan_artifacts(registry: Registry, store: ArtifactStore, older_than_s: float,
-                           now: float | None = None) -> list[Path]:
+                           now: float | None = None) -> list[str]:
     """Delete artifact files that no version points to and that are older than ``older_than_s``.
 
     Such files are left by a worker that died between writing an artifact and
     registering its version (or mid-write, a ``.tmp-`` file). The age limit
     keeps the files of workers that are between those two steps right now.
-    Returns what was deleted.
+    Returns the URIs of what was deleted.
     """
-    referenced = {ArtifactStore.path_of(uri) for uri in registry.artifact_uris()
-                  if uri.startswith("file:")}
+    referenced = registry.artifact_uris()
     cutoff = (time.time() if now is None else now) - older_than_s
     removed = []
-    for path in sorted(store.root.glob("*/*.pkl")):
-        try:
-            if path not in referenced and path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed.append(path)
-        except FileNotFoundError:
-            continue  # another worker swept it first
+    for uri, mtime in store.files():
+        if uri not in referenced and mtime < cutoff:
+            store.remove(uri)  # another worker may have swept it first: that is no error
+            removed.append(uri)
     return removed
 
 
@@ -347,7 +342,7 @@ class RetrainWorker:
         The previous champion is restored if it does better on the labeled
         events the version served (read from ``request.since_ts``, its first
         prediction); if it does not, a challenger is trained on them and
-        gated against the version (:func:`~driftline.retrainer.rollback.roll_back`).
+        gated against the version (:func:`~driftline.retrainer.orchestration.rollback.roll_back`).
         Returns the restored champion or the retrain's version, or ``None``
         if there was nothing to do (rolled back already, or another version
         is champion now). A model with no earlier champion to go back to

@@ -10,13 +10,20 @@ A worker asked to stop during that wait gets :class:`WindowInterrupted`
 rather than a short window, so the request is retried, not rejected.
 
 The reader is an ``assign()``-ed consumer without a group: it commits
-nothing, and reading the same window twice reads the same data.
+nothing, and reading the same window twice reads the same data. It reads
+with ``isolation_level=read_committed``: a monitor that writes ``labeled`` in
+Kafka transactions has only its committed examples read, never those of a
+transaction it aborted (or died in). Kafka delivers at least once, so an
+example that comes twice (a monitor restarted before committing its input)
+is kept once, by event id; every reader of ``labeled`` (the retrain's
+window, a shadow run, a rollback's comparison) reads through here.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +46,7 @@ def _consumer(settings: Settings) -> KafkaConsumer:
         return KafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=None,
             enable_auto_commit=False, client_id="driftline-retrainer-window",
+            isolation_level="read_committed",
             fetch_max_bytes=max(52_428_800, settings.max_message_bytes),
             max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes),
         )
@@ -58,8 +66,10 @@ def read_window(
     not yet seen the window's first event) if given, else at ``since_ts``.
 
     The record is ``{"topic", "since_ts", "until_ts", "n_examples", "n_invalid",
-    "offsets": {"<partition>": {"start": .., "end": ..}}}``; ``end`` is the
-    offset after the last message read, ``until_ts`` the newest example's event time.
+    "offsets": {"<partition>": {"start": .., "end": ..}}, "model_versions": {..}}``;
+    ``end`` is the offset after the last message read, ``until_ts`` the newest
+    example's event time, ``model_versions`` how many examples each version the
+    service reported served (the registry records those it did not make).
     """
     topic = Topics(settings.topic_prefix).labeled
     key = model_id.encode("utf-8")
@@ -123,5 +133,6 @@ def read_window(
         "n_examples": len(events),
         "n_invalid": n_invalid,
         "offsets": {str(tp.partition): {"start": starts[tp], "end": read_to[tp]} for tp in tps},
+        "model_versions": dict(Counter(ev.model_version for ev in events)),
     }
     return events, window
