@@ -19,3 +19,7 @@ class BrokerUnavailable(DriftlineError):
 
 class BrokerError(DriftlineError):
     """The local broker could not be installed, started or stopped."""
+
+
+class KafkaSecurityError(DriftlineError):
+    """A Kafka broker answered but refused the connection: TLS certificate, SASL login, token."""
