@@ -99,12 +99,13 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from kafka import KafkaConsumer
 
     from driftline.contract import InvalidEvent, Topics, decode_alert
+    from driftline.kafka.clients import connect
     from driftline.kafka_admin import require_broker
 
     require_broker(settings.kafka_bootstrap)
     topic = Topics(settings.topic_prefix).alerts
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False, consumer_timeout_ms=500)
+    consumer = connect(KafkaConsumer, settings, client_id="driftline-alerts", group_id=None,
+                       enable_auto_commit=False, consumer_timeout_ms=500)
     stop = _stop_on_signals()
     shown = 0
     last = time.monotonic()
