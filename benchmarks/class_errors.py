@@ -87,7 +87,7 @@ def sea(variant: int, n: int, seed: int) -> tuple[list[dict], np.ndarray]:
 
 def sea_delays(seeds: int) -> dict[tuple[int, str], list[tuple[int, int]]]:
     """Per (drift, arm): (labels to the first detection after the drift, alarms before it)."""
-    from driftline.retrainer.trainers import river_default
+    from driftline.retrainer.learners.trainers import river_default
 
     out: dict[tuple[int, str], list[tuple[int, int]]] = {}
     for seed, drift in itertools.product(range(seeds), range(3)):

@@ -15,11 +15,11 @@ far until they have a model.
 - :class:`DriftlineLoop`: driftline itself, in process: the monitor
   (:class:`~driftline.consumers.monitor.ModelMonitor` with its real
   detectors) is fed predictions and feedback in batches as the faust agent
-  feeds it; its retrain requests go to :func:`~driftline.retrainer.job.retrain`
+  feeds it; its retrain requests go to :func:`~driftline.retrainer.orchestration.job.retrain`
   (the real trainer in its child process, the real gate, a SQLite registry
   and an artifact store in a temporary folder) with the labeled examples the
   monitor emitted since the request's ``since_ts``, or, for a rollback
-  request, to :func:`~driftline.retrainer.rollback.roll_back` as the worker
+  request, to :func:`~driftline.retrainer.orchestration.rollback.roll_back` as the worker
   does; a new champion is loaded from the store and serves from the next block,
   and the monitor hears each version's announcement as the worker's does.
 - :class:`Online`: a river learner (ARF, HAT) that learns each label as it arrives.
@@ -27,6 +27,7 @@ far until they have a model.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,12 +38,12 @@ import pandas as pd
 from driftline.consumers.monitor import MonitorConfig, ModelMonitor
 from driftline.consumers.profiles import RegistryProfiles
 from driftline.contract import Feedback, Prediction, RetrainRequest, new_id
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.frame import labeled_frame
-from driftline.retrainer.job import retrain
-from driftline.retrainer.registry import Registry
-from driftline.retrainer.rollback import roll_back
-from driftline.retrainer.tabular import fit_default
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.data.frame import labeled_frame
+from driftline.retrainer.orchestration.job import retrain
+from driftline.retrainer.persistence.registry import Registry
+from driftline.retrainer.orchestration.rollback import roll_back
+from driftline.retrainer.learners.tabular import fit_default
 from driftline.settings import Settings
 
 Label = tuple[int, dict, Any]  # (event index, features, label)
@@ -175,8 +176,8 @@ class DriftlineLoop(Contender):
         self.model_id = model_id
         self.ms = ms_per_event
         self.registry = Registry(f"sqlite:///{workdir / 'registry.db'}")
-        self.store = ArtifactStore(workdir / "artifacts")
-        self.monitor = ModelMonitor(model_id, {}, MonitorConfig.from_settings(settings),
+        self.store = ArtifactStore(workdir / "artifacts", key=secrets.token_bytes(32))
+        self.monitor = ModelMonitor(model_id, MonitorConfig.from_settings(settings),
                                     RegistryProfiles(registry=self.registry))
         self.version = "0"
         self.topic: list = []  # what the monitor wrote to the labeled topic

@@ -230,12 +230,8 @@ def serve(settings: Settings, args: argparse.Namespace, model_id: str, seed: int
     :class:`DriftWhenServing`; returns the simulator's report and the drift's index."""
     from driftline.producers import Drift, EventPublisher, ModelClient, Simulator, make_stream
     from driftline.producers.model_client import FALLBACK_VERSION
-    from driftline.retrainer.artifacts import ArtifactStore
-    from driftline.retrainer.registry import Registry
 
-    registry = Registry(settings.resolved_registry_url)
-    client = ModelClient(model_id, registry=registry, store=ArtifactStore(settings.artifact_path),
-                         settings=settings, follow=True)
+    client = ModelClient.from_settings(model_id, settings, follow=True)
     publisher = EventPublisher(settings)
     try:
         # The second concept from its first event: the stream's own drift k=0 -> 1.
@@ -252,12 +248,11 @@ def serve(settings: Settings, args: argparse.Namespace, model_id: str, seed: int
     finally:
         publisher.close()
         client.close()
-        registry.close()
 
 
 def record(settings: Settings, model_id: str, drift_at: int, report: Any,
            feedback_delay_ms: int) -> Recorded:
-    from driftline.retrainer.registry import Registry
+    from driftline.retrainer.persistence.registry import Registry
 
     t = Topics(settings.topic_prefix)
     preds = [r for r in read_topic(settings, t.predictions) if r.key == model_id.encode()]

@@ -20,12 +20,19 @@ from driftline.detectors.quality import DataQuality
 from driftline.detectors.residual_shift import ResidualShift
 from driftline.detectors.river_binary import DDMDrift, EDDMDrift, FHDDMDrift, HDDMADrift, HDDMWDrift
 
+# Every detector class by name: what a saved state names is looked up here, never imported.
+DETECTORS: dict[str, type[Detector]] = {cls.__name__: cls for cls in (
+    AccuracyDrop, CategoricalDrift, ClassErrorDrift, DataQuality, DDMDrift, EDDMDrift, ErrorIncrease,
+    ErrorRateDrift, FHDDMDrift, HDDMADrift, HDDMWDrift, MeanShift, MultivariateDrift, NumericDrift,
+    PriorShift, ResidualShift)}
+
 __all__ = [
     "AccuracyDrop",
     "AlertPolicy",
     "CategoricalDrift",
     "ClassErrorDrift",
     "DDMDrift",
+    "DETECTORS",
     "DataQuality",
     "Detection",
     "Detector",

@@ -311,12 +311,48 @@ class DriftSuite:
                          if getattr(d, "calibration", None) is not None},
             performance=dict(perf), source=profile.source)
 
-    def __setstate__(self, state: dict) -> None:
-        # A suite pickled before these members existed goes on without them.
-        state.setdefault("prior", None)
-        state.setdefault("residual_shift", None)
-        state.setdefault("class_errors", None)
-        self.__dict__.update(state)
+    # ------------------------------------------------------------ state
+
+    _MEMBERS = ("numeric_drift", "mean_shift", "multivariate", "categorical_drift", "prior",
+                "quality", "error_rate", "class_errors", "residual_shift", "performance")
+
+    def state_dict(self) -> dict:
+        """Plain data to go on from: the parameters, each member detector's ``state_dict()``,
+        and the quality reference (see :meth:`from_state`)."""
+        return {
+            "params": {"numeric": list(self.numeric), "categorical": list(self.categorical),
+                       "false_alarm_rate": self.false_alarm_rate, "reference_size": self.reference_size,
+                       "window": self.window, "accuracy_window": self.accuracy_window, "seed": self.seed},
+            "members": {name: None if getattr(self, name) is None else getattr(self, name).state_dict()
+                        for name in self._MEMBERS},
+            "ranges": self._ranges,
+            "vocabularies": {j: sorted(v, key=repr) for j, v in self._vocabularies.items()},
+            "warm_X": self._warm_X.copy(), "warm_C": self._warm_C.copy(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> DriftSuite:
+        """The suite ``state_dict()`` described; ValueError if it does not fit this code."""
+        from driftline.detectors import DETECTORS
+
+        suite = cls(**state["params"])
+        for name, saved in state["members"].items():
+            if name not in cls._MEMBERS:
+                raise ValueError(f"a suite has no member {name!r}")
+            if saved is None:
+                setattr(suite, name, None)
+                continue
+            kind = DETECTORS.get(saved.get("detector"))
+            if kind is None:
+                raise ValueError(f"no detector named {saved.get('detector')!r}")
+            det = kind(**saved["params"])
+            det.load_state_dict(saved)
+            setattr(suite, name, det)
+        suite._ranges = None if state["ranges"] is None else [list(map(float, r)) for r in state["ranges"]]
+        suite._vocabularies = {int(j): set(v) for j, v in state["vocabularies"].items()}
+        suite._warm_X = np.asarray(state["warm_X"], dtype=np.float64)
+        suite._warm_C = np.asarray(state["warm_C"], dtype=object)
+        return suite
 
     @property
     def profile(self) -> ReferenceProfile | None:

@@ -11,13 +11,38 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from driftline.settings import Settings
+from driftline.exceptions import SettingsError
+from driftline.settings import ENV, Settings
+
+
+def _listener_security(args: argparse.Namespace, settings: Settings):
+    """The local broker's listener security: from ``--listener``, else from the settings' protocol."""
+    from driftline.kafka.security import SCRAM, ListenerSecurity
+
+    protocol = (args.listener or "").upper()
+    if not protocol:
+        protocol = settings.kafka_security_protocol if settings.kafka_security_protocol in (
+            "SSL", "SASL_SSL") else "PLAINTEXT"
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return ListenerSecurity(protocol="SSL")
+    user, password = settings.kafka_sasl_username, settings.kafka_sasl_password.reveal()
+    if not (user and password):
+        raise SettingsError(f"a SASL_SSL listener needs {ENV['kafka_sasl_username']} and "
+                            f"{ENV['kafka_sasl_password']}: its SCRAM user is created at start")
+    if settings.kafka_sasl_mechanism and settings.kafka_sasl_mechanism not in SCRAM:
+        raise SettingsError(f"the local broker's SASL_SSL listener offers {' and '.join(SCRAM)}, not "
+                            f"{ENV['kafka_sasl_mechanism']}={settings.kafka_sasl_mechanism}")
+    return ListenerSecurity(protocol="SASL_SSL", users={user: password})
 
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.broker import LocalBroker
 
-    broker = LocalBroker(settings.home_path / "kafka", port=args.port)
+    data = settings.home_path / "kafka"
+    security = _listener_security(args, settings) if args.action == "start" else None
+    broker = LocalBroker(data, port=args.port, security=security)
     if args.action == "start":
         if broker.status().running:
             print(broker.status().describe() + " (already running)")
@@ -26,8 +51,11 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
               flush=True)
         status = broker.start()
         print(status.describe())
-        if status.bootstrap != settings.kafka_bootstrap:
-            print(f"export DRIFTLINE_KAFKA_BOOTSTRAP={status.bootstrap}")
+        where = status.bootstrap if broker.protocol == "PLAINTEXT" else f"{broker.protocol}://{status.bootstrap}"
+        if status.bootstrap != settings.kafka_bootstrap or broker.protocol != settings.kafka_security_protocol:
+            print(f"export {ENV['kafka_bootstrap']}={where}")
+        if security is not None:
+            print(f"export {ENV['kafka_ssl_cafile']}={data / 'tls' / 'ca.pem'}")
     elif args.action == "stop":
         print("broker: stopped" if broker.stop() else "broker: was not running")
     else:
@@ -54,15 +82,15 @@ def _stop_on_signals() -> threading.Event:
 def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.kafka_admin import ensure_topics
     from driftline.processes import group_of
-    from driftline.retrainer.artifacts import ArtifactStore
-    from driftline.retrainer.registry import Registry
-    from driftline.retrainer.worker import RetrainWorker
+    from driftline.retrainer.persistence.artifacts import ArtifactStore
+    from driftline.retrainer.persistence.registry import Registry
+    from driftline.retrainer.orchestration.worker import RetrainWorker
 
     ensure_topics(settings)
     stop = _stop_on_signals()
     registry = Registry(settings.resolved_registry_url)
     # One group per topic prefix, like the monitor's: deployments sharing a cluster stay apart.
-    worker = RetrainWorker(settings, registry, ArtifactStore(settings.artifact_path),
+    worker = RetrainWorker(settings, registry, ArtifactStore.from_settings(settings),
                            group_id=group_of(settings, "retrainer"))
     try:
         worker.run(stop)
@@ -156,7 +184,7 @@ def _wait_for_partitions(consumer, topic: str, timeout_s: float = 10.0):
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from driftline.retrainer.registry import Registry
+    from driftline.retrainer.persistence.registry import Registry
 
     args.action = args.action or "list"  # 'driftline models' alone lists
     if args.action in ("promote", "rollback"):
@@ -242,7 +270,7 @@ def _list(args: argparse.Namespace, registry, settings: Settings) -> int:
         for doc in docs:
             print(json.dumps(doc))
     elif not rows:
-        print(f"no models registered in {settings.resolved_registry_url}")
+        print(f"no models registered in {settings.shown_registry_url}")
     else:
         print(_grid(("MODEL", "TASK", "TRAINER", "CHAMPION", "HOLDOUT ACC", "VERSIONS", "LAST RUN"),
                     rows))
@@ -252,14 +280,19 @@ def _list(args: argparse.Namespace, registry, settings: Settings) -> int:
 def _show(args: argparse.Namespace, registry) -> int:
     model, champion = registry.model(args.model_id), registry.champion(args.model_id)
     lineage = registry.lineage(args.model_id, champion.version) if champion else []
+    external = registry.external_versions(args.model_id)
     if args.json:
         print(json.dumps({"model_id": args.model_id, "registration": _registration_dict(model),
                           "champion": None if champion is None else dataclasses.asdict(champion),
-                          "lineage": [dataclasses.asdict(v) for v in lineage]}))
+                          "lineage": [dataclasses.asdict(v) for v in lineage],
+                          "external_versions": [dataclasses.asdict(e) for e in external]}))
         return 0
     print(f"model {args.model_id}")
     print(_describe_registration(model) if model else "  not registered: the worker's default "
                                                       "trainer and gate settings apply")
+    for e in external:
+        print(f"external: {e.version} (reported by services, not made by driftline; first seen "
+              f"{_when(e.first_seen_at)}, {e.n_labeled} labeled events)")
     for v in registry.versions(args.model_id):
         if v.status == "shadow":
             print(f"in shadow: v{v.version} since {_when(v.status_changed_at or v.created_at)}, "
@@ -296,7 +329,8 @@ def _history(args: argparse.Namespace, registry) -> int:
     with_version = {v.request_id for v in versions if v.request_id}
     runs = [r for r in registry.runs(args.model_id) if r.request_id not in with_version]
     events = [(v.created_at, "version", v) for v in versions] + \
-             [(r.finished_at or r.started_at, "run", r) for r in runs]
+             [(r.finished_at or r.started_at, "run", r) for r in runs] + \
+             [(e.first_seen_at, "external", e) for e in registry.external_versions(args.model_id)]
     events.sort(key=lambda e: e[0])
     if args.json:
         for _, kind, item in events:
@@ -311,6 +345,9 @@ def _history(args: argparse.Namespace, registry) -> int:
                          _fmt(m.get("champion_holdout_accuracy")),
                          str((item.window or {}).get("n_examples", "-")),
                          item.status_reason or item.reason))
+        elif kind == "external":
+            rows.append((_when(when), item.version, "external", "-", item.request_id or "-", "-", "-",
+                         str(item.n_labeled), "reported by services, not made by driftline"))
         else:
             rows.append((_when(when), "-", f"run {item.state}", "-", item.request_id, "-", "-", "-",
                          item.outcome or f"attempt {item.attempts} by {item.worker_id}"))
@@ -323,7 +360,7 @@ def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
     """Promote or roll back in the registry, then announce the champion to services."""
     from driftline.kafka_admin import ensure_topics
     from driftline.producers import EventPublisher
-    from driftline.retrainer.registry import Registry
+    from driftline.retrainer.persistence.registry import Registry
 
     ensure_topics(settings)  # fails fast, before the registry changes, if no broker answers
     with Registry(settings.resolved_registry_url) as registry:

@@ -177,14 +177,10 @@ def run_service(settings: Settings, args: argparse.Namespace, *, stop: threading
     """The simulated service: predicts with the current champion, publishes events."""
     from driftline.kafka_admin import ensure_topics
     from driftline.producers import EventPublisher, ModelClient, Simulator, make_stream
-    from driftline.retrainer.artifacts import ArtifactStore
-    from driftline.retrainer.registry import Registry
 
     ensure_topics(settings)
     model_id = model_id or args.model_id or f"demo-{uuid.uuid4().hex[:6]}"
-    registry = Registry(settings.resolved_registry_url)
-    store = ArtifactStore(settings.artifact_path)
-    client = ModelClient(model_id, registry=registry, store=store, settings=settings, follow=True)
+    client = ModelClient.from_settings(model_id, settings, follow=True)
     publisher = EventPublisher(settings)
     try:
         stream = make_stream(args.stream, drifts=list(args.drift), seed=args.seed)
@@ -201,7 +197,6 @@ def run_service(settings: Settings, args: argparse.Namespace, *, stop: threading
     finally:
         publisher.close()
         client.close()
-        registry.close()
 
 
 # ------------------------------------------------------------------ the summary

@@ -107,6 +107,11 @@ def topic_specs(settings: Settings, repl: Replication = Replication(1, 1)) -> li
                           topic_configs={**isr, "cleanup.policy": "compact",
                                          "min.cleanable.dirty.ratio": "0.1",
                                          "segment.ms": "600000"}))
+    # The monitor's state: one record per key survives, on the partition of the model's events.
+    specs.append(NewTopic(f"{settings.topic_prefix}monitor-state", settings.partitions, repl.factor,
+                          topic_configs={**isr, "cleanup.policy": "compact",
+                                         "min.cleanable.dirty.ratio": "0.1",
+                                         "segment.ms": "600000"}))
     return specs
 
 

@@ -150,6 +150,15 @@ class _Redactor:
         return record
 
 
+def scrub(text: str) -> str:
+    """``text`` with every secret given to :func:`redact_logs` so far shown as ``***``.
+
+    For what a program prints itself (an error line), not through logging.
+    """
+    factory = logging.getLogRecordFactory()
+    return factory.scrub(text) if isinstance(factory, _Redactor) else text
+
+
 def redact_logs(secrets: Iterable[str]) -> None:
     """From now on, every log record of this process shows ``***`` for each of ``secrets``.
 

@@ -31,13 +31,14 @@ import dataclasses
 import difflib
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from driftline.contract import ALERT_KINDS
 from driftline.exceptions import SettingsError
-from driftline.redact import Secret, mask_url, url_password
+from driftline.redact import MASK, Secret, mask_url, url_password
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,18 @@ ENV: dict[str, str] = {
     "rollback_confidence": "DRIFTLINE_ROLLBACK_CONFIDENCE",
     "shadow_events": "DRIFTLINE_SHADOW_EVENTS",
     "log_level": "DRIFTLINE_LOG_LEVEL",
+    "processing_guarantee": "DRIFTLINE_PROCESSING_GUARANTEE",
+    "commit_interval_ms": "DRIFTLINE_COMMIT_INTERVAL_MS",
+    "max_models": "DRIFTLINE_MAX_MODELS",
+    "max_features": "DRIFTLINE_MAX_FEATURES",
+    "max_event_skew_ms": "DRIFTLINE_MAX_EVENT_SKEW_MS",
+    "send_deadline_s": "DRIFTLINE_SEND_DEADLINE_S",
+    "worker_id": "DRIFTLINE_WORKER_ID",
+    "artifact_key": "DRIFTLINE_ARTIFACT_KEY",
+    "artifact_key_file": "DRIFTLINE_ARTIFACT_KEY_FILE",
+    "mlflow_tracking_uri": "DRIFTLINE_MLFLOW_TRACKING_URI",
+    "mlflow_model_prefix": "DRIFTLINE_MLFLOW_MODEL_PREFIX",
+    "mlflow_alias": "DRIFTLINE_MLFLOW_ALIAS",
 }
 
 # Settings that may also be read from a file, for secrets mounted as files (Docker,
@@ -93,12 +106,16 @@ ENV: dict[str, str] = {
 FILE_SUFFIX = "_FILE"
 FROM_FILE = ("kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_key_password", "registry_url")
 # Fields that hold a secret as a Secret.
-SECRETS = ("kafka_sasl_password", "kafka_ssl_key_password")
+SECRET_FIELDS = ("kafka_sasl_password", "kafka_ssl_key_password")
 # DRIFTLINE_* names that are not settings: the test suite's and the benchmarks' own.
 NOT_SETTINGS = ("DRIFTLINE_TEST_", "DRIFTLINE_BENCH_")
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+
+
+# Fields whose values are never shown: not in errors, not in repr.
+SECRETS = frozenset({"artifact_key", *SECRET_FIELDS})
 
 
 def _positive_int(text: str) -> int:
@@ -236,7 +253,7 @@ def _flag(text: str) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
-# The metrics the retrainer's gate can compare models on (driftline.retrainer.gate.METRICS).
+# The metrics the retrainer's gate can compare models on (driftline.retrainer.evaluation.gate.METRICS).
 GATE_METRICS = ("accuracy", "f1", "log_loss", "mae", "rmse")
 
 
@@ -245,6 +262,28 @@ def _gate_metric(text: str) -> str:
     if metric not in GATE_METRICS:
         raise ValueError
     return metric
+
+
+PROCESSING_GUARANTEES = ("at_least_once", "exactly_once")
+
+
+def _guarantee(text: str) -> str:
+    value = text.lower().replace("-", "_")
+    if value not in PROCESSING_GUARANTEES:
+        raise ValueError
+    return value
+def _secret_key(text: str) -> str:
+    if len(text.encode("utf-8")) < 16:
+        raise ValueError
+    return text
+
+
+def _mlflow_alias(text: str) -> str:
+    # MLflow reserves "latest" and names like "v3" for version numbers.
+    if (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) or text.lower() == "latest"
+            or re.fullmatch(r"[vV]\d+", text)):
+        raise ValueError
+    return text
 
 
 def _nonempty(text: str) -> str:
@@ -301,6 +340,18 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "rollback_confidence": (_fraction, "a confidence level between 0 and 1, e.g. 0.999"),
     "shadow_events": (_non_negative_int, "an integer >= 0 (0: no shadow run)"),
     "log_level": (_log_level, "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    "processing_guarantee": (_guarantee, "at_least_once or exactly_once"),
+    "commit_interval_ms": (_positive_int, "an integer >= 1 (milliseconds)"),
+    "max_models": (_positive_int, "an integer >= 1"),
+    "max_features": (_positive_int, "an integer >= 1"),
+    "max_event_skew_ms": (_positive_int, "an integer >= 1 (milliseconds)"),
+    "send_deadline_s": (_non_negative_float, "a number of seconds >= 0"),
+    "worker_id": (_nonempty, "a name for this worker"),
+    "artifact_key": (_secret_key, "a secret of at least 16 characters"),
+    "artifact_key_file": (_nonempty, "the path of a file holding the artifact key"),
+    "mlflow_tracking_uri": (_nonempty, "an MLflow tracking URI, e.g. http://127.0.0.1:5000"),
+    "mlflow_model_prefix": (str, "a string"),
+    "mlflow_alias": (_mlflow_alias, "an alias of letters, digits, '_' and '-', not starting with a digit"),
 }
 
 
@@ -352,7 +403,7 @@ class Settings:
     max_train_examples: int = 20_000
     retrain_wait_s: float = 300.0
     # What the gate compares challenger and champion on, and how sure it must be that
-    # the challenger is better by the margin (driftline.retrainer.gate). No margin by
+    # the challenger is better by the margin (driftline.retrainer.evaluation.gate). No margin by
     # default: a retrain runs only after a drift was found, and on the newest 30% of a
     # 1,000-label window a margin of 0.01 on top of the 95% bound asks for an observed
     # gain of about 4 points. It turned down 5 of the 23 retrains after SEA's drifts of
@@ -381,9 +432,32 @@ class Settings:
     # live labeled events before it is promoted; 0: promoted at once.
     shadow_events: int = 0
     log_level: str = "WARNING"
+    # at_least_once: outputs, then state, then offsets, each acknowledged before the next;
+    # exactly_once: the three in one Kafka transaction (readers use read_committed).
+    processing_guarantee: str = "at_least_once"
+    # How often the monitor writes its outputs and state and commits (sooner after an alert).
+    commit_interval_ms: int = 1000
+    # Models one monitor worker watches; events of further models go to dead-letter.
+    max_models: int = 5000
+    # Features one prediction may carry; more: dead-letter.
+    max_features: int = 1000
+    # Event times further than this from the model's clock are dead-lettered.
+    max_event_skew_ms: int = 86_400_000
+    # A write the broker has not acknowledged after this long stops the worker (exit 1).
+    send_deadline_s: float = 300.0
+    # Names this worker's Kafka transactions (exactly_once); empty: host name and process id.
+    worker_id: str = ""
+    # The key every artifact is signed with and checked against before it is loaded; never
+    # in the registry. Empty (and no key file named): a key file made in ``home``.
+    artifact_key: str = dataclasses.field(default="", repr=False)
+    artifact_key_file: str = ""
+    # Set: every champion is mirrored into this MLflow registry under mlflow_alias.
+    mlflow_tracking_uri: str = ""
+    mlflow_model_prefix: str = ""
+    mlflow_alias: str = "champion"
 
     def __post_init__(self) -> None:
-        for name in SECRETS:
+        for name in SECRET_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, Secret):
                 object.__setattr__(self, name, Secret("" if value is None else value))
@@ -411,6 +485,8 @@ class Settings:
             value = getattr(self, field.name)
             if field.name == "registry_url":
                 value = mask_url(value)
+            elif field.name in SECRETS and isinstance(value, str) and value:
+                value = MASK
             shown.append(f"{field.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -435,7 +511,8 @@ class Settings:
                 values[name] = parse(raw.strip())
             except (ValueError, TypeError):
                 shown = mask_url(raw) if name == "registry_url" else raw
-                raise SettingsError(f"{var} must be {expected}, got {shown!r}") from None
+                got = " (the value given is not shown)" if name in SECRETS else f", got {shown!r}"
+                raise SettingsError(f"{var} must be {expected}{got}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -459,9 +536,16 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every secret these settings hold, for :func:`driftline.redact.redact_logs`."""
-        found = [getattr(self, name).reveal() for name in SECRETS]
-        found.append(url_password(self.registry_url))
+        found = [getattr(self, name).reveal() for name in SECRET_FIELDS]
+        found += [url_password(self.registry_url), self.artifact_key]
         return [s for s in found if s]
+
+    @property
+    def artifact_root(self) -> str:
+        """Where artifacts go: an fsspec URL as given, or the local folder's path."""
+        if "://" in self.artifact_dir:
+            return self.artifact_dir
+        return str(self.artifact_path)
 
     @property
     def artifact_path(self) -> Path:

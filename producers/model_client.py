@@ -6,6 +6,13 @@ swaps in every new champion of its model. The swap is one reference
 assignment of a ``(model, version)`` pair: a prediction that already holds the
 old pair finishes on the old model, the next one uses the new model, none is
 dropped, and a prediction is never reported under the wrong version.
+
+A record on ``model-versions`` is only a hint to look in the registry: anyone
+who may write to the topic can write one. The client then asks the registry
+for the model's champion and loads *its* artifact, at the location and with
+the sha256 the registry recorded, through a store that also checks the
+artifact's signature (:mod:`driftline.retrainer.persistence.artifact_reader`);
+the record's own ``artifact_uri`` and ``sha256`` are never used.
 """
 
 from __future__ import annotations
@@ -30,13 +37,13 @@ class Model(Protocol):
 
 
 class Registry(Protocol):
-    """What the client needs of ``driftline.retrainer.registry.Registry``."""
+    """What the client needs of ``driftline.retrainer.persistence.registry.Registry``."""
 
     def champion(self, model_id: str) -> Any: ...  # a VersionRecord or None
 
 
 class Store(Protocol):
-    """What the client needs of ``driftline.retrainer.artifacts.ArtifactStore``."""
+    """What the client needs of ``driftline.retrainer.persistence.artifacts.ArtifactStore``."""
 
     def load(self, uri: str, sha256: str) -> Model: ...  # raises on a hash mismatch
 
@@ -55,10 +62,12 @@ class ModelClient:
         The model this service serves.
     registry
         Has ``champion(model_id)`` returning a record with ``version``,
-        ``artifact_uri`` and ``sha256``, or ``None``.
+        ``artifact_uri`` and ``sha256``, or ``None``; asked on every
+        announcement.
     store
-        Has ``load(uri, sha256)`` returning a model with ``predict_one(x)``; it
-        raises when the artifact's hash is not ``sha256``.
+        Has ``load(uri, sha256, model_id=...)`` returning a model with
+        ``predict_one(x)``; it raises when the artifact's hash is not
+        ``sha256`` or its signature does not hold.
     settings
         Needed with ``follow=True``: where Kafka is, and the topic prefix.
     follow
@@ -73,15 +82,29 @@ class ModelClient:
     ...     def __init__(self, t): self.t = t
     ...     def predict_one(self, x): return int(x["amount"] > self.t)
     >>> class Store:
-    ...     def load(self, uri, sha256): return Threshold(int(uri.split("/")[-1]))
+    ...     def load(self, uri, sha256, model_id=None): return Threshold(int(uri.split("/")[-1]))
+    >>> class Record:
+    ...     version, artifact_uri, sha256 = "1", "mem://50", "ab"
     >>> class Registry:
-    ...     def champion(self, model_id): return None
-    >>> client = ModelClient("fraud", registry=Registry(), store=Store(), follow=False)
+    ...     champions = {}
+    ...     def champion(self, model_id): return self.champions.get(model_id)
+    >>> registry = Registry()
+    >>> client = ModelClient("fraud", registry=registry, store=Store(), follow=False)
     >>> client.predict({"amount": 80})
     (0, '0')
-    >>> client.apply(ModelVersion(model_id="fraud", version="1", status="champion",
-    ...     parent_version=None, request_id=None, artifact_uri="mem://50", sha256="ab",
-    ...     metrics={}, ts=0))
+
+    A record naming a version the registry does not have as champion changes nothing:
+
+    >>> announced = ModelVersion(model_id="fraud", version="1", status="champion",
+    ...     parent_version=None, request_id=None, artifact_uri="mem://999", sha256="cd",
+    ...     metrics={}, ts=0)
+    >>> client.apply(announced), client.version
+    (False, '0')
+
+    Once the registry has it, the client loads the registry's artifact, not the record's:
+
+    >>> registry.champions["fraud"] = Record()
+    >>> client.apply(announced)
     True
     >>> client.predict({"amount": 80}), client.version, len(client.swaps)
     ((1, '1'), '1', 1)
@@ -102,7 +125,9 @@ class ModelClient:
             raise ValueError("follow=True needs settings (the Kafka bootstrap and topic prefix)")
         self.model_id = model_id
         self.fallback = fallback
+        self._registry = registry
         self._store = store
+        self._owned: list[Any] = []  # what from_settings opened, closed with the client
         self._served = _Served(None, FALLBACK_VERSION)
         self._swaps: list[tuple[str, float]] = []
         self._load_errors: list[tuple[str, str]] = []
@@ -118,6 +143,26 @@ class ModelClient:
                 self._served = _Served(model, str(record.version))
         if follow:
             self._feed = VersionFeed(settings, model_id, self.apply, client_id=client_id)
+
+    @classmethod
+    def from_settings(cls, model_id: str, settings: Settings, **options: Any) -> ModelClient:
+        """A client on the registry and artifact store the settings name (read side only).
+
+        The registry is opened here and closed with the client. ``options``
+        go to the constructor (``follow``, ``fallback``, ``client_id``).
+        """
+        from driftline.retrainer.persistence.artifact_reader import ArtifactReader
+        from driftline.retrainer.persistence.registry_reader import RegistryReader
+
+        store = ArtifactReader.from_settings(settings)
+        registry = RegistryReader(settings.resolved_registry_url)
+        try:
+            client = cls(model_id, registry=registry, store=store, settings=settings, **options)
+        except BaseException:
+            registry.close()
+            raise
+        client._owned.append(registry)
+        return client
 
     # ------------------------------------------------------------ serving
 
@@ -153,14 +198,29 @@ class ModelClient:
     # ------------------------------------------------------------ swapping
 
     def apply(self, event: ModelVersion) -> bool:
-        """Swap to ``event``'s model if it is a new champion of this model; True if swapped."""
-        if event.model_id != self.model_id or event.status != "champion":
+        """Look in the registry after a record about this model; swap to its champion if new. True if swapped.
+
+        Only the record's ``model_id`` is read: which version serves, and
+        which artifact, is the registry's answer.
+        """
+        if event.model_id != self.model_id:
             return False
-        version = str(event.version)
         with self._load_lock:
-            if version == self._served.version:
+            try:
+                record = self._registry.champion(self.model_id)
+            except Exception as exc:  # the registry is down: keep serving, the next record asks again
+                log.error("model %s: the registry could not be asked after an announcement of version %s, "
+                          "still serving version %s: %s", self.model_id, event.version,
+                          self._served.version, exc)
                 return False
-            model = self._load(version, event.artifact_uri, event.sha256)
+            if event.status == "champion" and (record is None or str(record.version) != str(event.version)):
+                log.warning("model %s: model-versions announced version %s as champion, the registry's "
+                            "champion is %s; serving the registry's", self.model_id, event.version,
+                            "none" if record is None else record.version)
+            if record is None or str(record.version) == self._served.version:
+                return False
+            version = str(record.version)
+            model = self._load(version, record.artifact_uri, record.sha256)
             if model is None:
                 return False
             old = self._served.version
@@ -174,8 +234,8 @@ class ModelClient:
     def _load(self, version: str, uri: str | None, sha256: str | None) -> Model | None:
         try:
             if not uri or not sha256:
-                raise ValueError("the announcement has no artifact_uri or sha256")
-            return self._store.load(uri, sha256)
+                raise ValueError("the registry records no artifact_uri or sha256 for it")
+            return self._store.load(uri, sha256, model_id=self.model_id)
         except Exception as exc:
             # A bad artifact must not take the service down: keep serving what we have.
             reason = f"{type(exc).__name__}: {exc}"
@@ -198,6 +258,8 @@ class ModelClient:
         if self._feed is not None:
             self._feed.close()
             self._feed = None
+        while self._owned:
+            self._owned.pop().close()
 
     def __enter__(self) -> ModelClient:
         return self

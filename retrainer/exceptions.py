@@ -11,6 +11,18 @@ class ArtifactIntegrityError(RetrainerError):
     """An artifact is missing, unreadable, or its bytes no longer match the recorded sha256."""
 
 
+class ArtifactSignatureError(ArtifactIntegrityError):
+    """An artifact is not signed, or not with this process's artifact key, or was changed since."""
+
+
+class ArtifactKeyError(RetrainerError):
+    """The artifact key cannot be had: unset where it must be, unreadable, or too short."""
+
+
+class ExternalModelError(RetrainerError):
+    """A fitted model given to ``driftline models register --from`` cannot be read or used."""
+
+
 class TrainerLoadError(RetrainerError, ImportError):
     """A trainer spec (``"package.module:function"``) does not name an importable callable."""
 

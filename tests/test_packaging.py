@@ -27,15 +27,15 @@ def test_wheel_holds_one_namespace_and_imports_the_same(tmp_path):
     assert top == {"driftline"}  # no bare `detectors`, `consumers`... to collide with PyPI
     for required in ("driftline/detectors/ks.py", "driftline/consumers/app.py",
                      "driftline/schemas/prediction.json", "driftline/kafka/pom.xml",
-                     "driftline/retrainer/migrations/env.py",
-                     "driftline/retrainer/migrations/versions/r0001_versions.py"):
+                     "driftline/retrainer/persistence/migrations/env.py",
+                     "driftline/retrainer/persistence/migrations/versions/r0001_versions.py"):
         assert required in names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, timeout=300)
     # Opening a registry runs the migrations, which must have come with the wheel.
     probe = ("import importlib, json; from driftline.contract import schema; "
-             "from driftline.retrainer.registry import Registry; Registry('sqlite://').close(); "
+             "from driftline.retrainer.persistence.registry import Registry; Registry('sqlite://').close(); "
              f"mods = {MODULES!r}; "
              "print(json.dumps([importlib.import_module(m).__file__ for m in mods] "
              "+ [schema('alert')['title']]))")

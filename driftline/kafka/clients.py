@@ -10,7 +10,6 @@ SCRAM-SHA-256, SCRAM-SHA-512, or OAUTHBEARER with the token provider named by
   ``KafkaAdminClient`` (or :func:`connect`, which also fails fast and in one line);
 - :func:`aiokafka_options`: ``AIOKafkaConsumer``, ``AIOKafkaProducer``,
   ``AIOKafkaAdminClient`` (and :func:`start_aiokafka`, its one-line failures);
-- :func:`faust_credentials`: faust's ``broker_credentials``;
 - :func:`ssl_context`: the TLS context all of them share.
 
 >>> from driftline.settings import Settings
@@ -192,24 +191,6 @@ def aiokafka_options(settings: Settings) -> dict[str, Any]:
     return _options(settings, _aiokafka_tokens)
 
 
-def faust_credentials(settings: Settings) -> Any:
-    """faust's ``broker_credentials`` for these settings, or ``None`` for PLAINTEXT."""
-    import faust
-
-    protocol, context = settings.kafka_security_protocol, ssl_context(settings)
-    if protocol == "PLAINTEXT":
-        return None
-    if protocol == "SSL":
-        return faust.SSLCredentials(context)
-    if settings.kafka_sasl_mechanism == "OAUTHBEARER":
-        credentials = faust.OAuthCredentials(oauth_cb=_aiokafka_tokens(settings), ssl_context=context)
-    else:
-        credentials = faust.SASLCredentials(username=settings.kafka_sasl_username,
-                                            password=MaskedStr(settings.kafka_sasl_password.reveal()),
-                                            ssl_context=context, mechanism=settings.kafka_sasl_mechanism)
-    return credentials
-
-
 # ------------------------------------------------------------------ failures in one line
 
 
@@ -220,16 +201,18 @@ class _Captured(logging.Filter):
     password, a certificate not trusted) and then raise only a timeout.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hold: bool = True) -> None:
         super().__init__()
+        self.hold = hold
         self.errors: list[BaseException] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
         found = [a for a in args if isinstance(a, BaseException)]
         if found:
-            self.errors.extend(found)
-            return False
+            # The last few are enough to say why; a long outage logs many.
+            self.errors = [*self.errors, *found][-20:]
+            return not self.hold
         return True
 
 
@@ -238,8 +221,8 @@ _BOOTSTRAP_LOGGERS = ("kafka.net.manager", "aiokafka")
 
 
 @contextlib.contextmanager
-def _capturing() -> Iterator[_Captured]:
-    captured = _Captured()
+def _capturing(hold: bool = True) -> Iterator[_Captured]:
+    captured = _Captured(hold)
     loggers = [logging.getLogger(name) for name in _BOOTSTRAP_LOGGERS]
     for logger in loggers:
         logger.addFilter(captured)
@@ -357,3 +340,22 @@ async def start_aiokafka(client: Any, settings: Settings) -> None:
                            "'driftline broker start' or set DRIFTLINE_KAFKA_BOOTSTRAP")
             raise (BrokerUnavailable if message.startswith("no Kafka") else KafkaSecurityError)(message) \
                 from exc
+
+
+@contextlib.contextmanager
+def failures_explained(settings: Settings) -> Iterator[None]:
+    """Around a long-running aiokafka client: its failure to connect becomes one clear line.
+
+    aiokafka's ``KafkaConnectionError`` leaving the block is raised again as
+    :class:`BrokerUnavailable` or :class:`KafkaSecurityError`, saying why from
+    what the library logged (which still reaches the log).
+    """
+    from aiokafka.errors import KafkaConnectionError
+
+    with _capturing(hold=False) as captured:
+        try:
+            yield
+        except KafkaConnectionError as exc:
+            message = explain(settings, captured.errors or [exc])
+            raise (BrokerUnavailable if message.startswith("no Kafka") else KafkaSecurityError)(message) \
+                from None

@@ -12,7 +12,7 @@ import pytest
 from driftline.contract import Alert, Topics
 from driftline.kafka_admin import ensure_topics
 from driftline.processes import settings_env
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.registry import Registry
 from tests.integration.kafka_io import produce
 
 
@@ -155,10 +155,10 @@ class Const:
 @pytest.mark.broker
 def test_rollback_and_promote_by_hand_swap_the_serving_model(settings):
     from driftline.producers import ModelClient
-    from driftline.retrainer.artifacts import ArtifactStore
+    from driftline.retrainer.persistence.artifacts import ArtifactStore
 
     ensure_topics(settings)
-    store = ArtifactStore(settings.artifact_path)
+    store = ArtifactStore.from_settings(settings)
     with Registry(settings.resolved_registry_url) as registry:
         for n in (1, 2):
             uri, sha = store.put("m", str(n), Const(n))

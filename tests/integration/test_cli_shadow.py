@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.registry import Registry
 from tests.integration.test_cli import _models
 
 

@@ -18,7 +18,7 @@ from driftline.demo import run_service
 from driftline.kafka_admin import ensure_topics
 from driftline.processes import run_roles
 from driftline.producers import Drift
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 from tests.integration.kafka_io import read
 

@@ -18,10 +18,10 @@ from driftline.kafka_admin import ensure_topics
 from driftline.processes import run_roles
 from driftline.producers import EventPublisher
 from driftline.producers.streams import make_stream
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.job import labeled_frame, retrain
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.orchestration.job import labeled_frame, retrain
 from driftline.contract import RetrainRequest
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 from tests.integration.kafka_io import read
 
@@ -42,7 +42,7 @@ def test_a_promoted_version_that_does_worse_live_is_demoted_and_the_previous_one
                  retrain_wait_s=60, metrics_every=2000, rollback_window=300)
     ensure_topics(s)
     model_id = "rb"
-    registry, store = Registry(s.resolved_registry_url), ArtifactStore(s.artifact_path)
+    registry, store = Registry(s.resolved_registry_url), ArtifactStore.from_settings(s)
     try:
         v1 = retrain(RetrainRequest("q1", model_id, [], 0, 0), labeled_frame(window(model_id, 101, 2000)),
                      registry, store, s)

@@ -10,8 +10,8 @@ from driftline.contract import Topics, decode_alert, decode_retrain_request
 from driftline.kafka_admin import ensure_topics
 from driftline.processes import run_roles
 from driftline.producers import EventPublisher, ModelClient, Simulator, make_stream
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 from tests.integration.kafka_io import read, wait_committed
 
@@ -28,7 +28,7 @@ def test_a_stationary_stream_of_200k_events_raises_no_alert(kafka_bootstrap, tmp
     t = Topics(s.topic_prefix)
     model_id = "steady"
     registry = Registry(s.resolved_registry_url)
-    client = ModelClient(model_id, registry=registry, store=ArtifactStore(s.artifact_path),
+    client = ModelClient(model_id, registry=registry, store=ArtifactStore.from_settings(s),
                          settings=s, follow=True)
     publisher = EventPublisher(s)
     try:

@@ -45,7 +45,7 @@ class FileStore:
         path.write_bytes(data)
         return path.as_uri(), hashlib.sha256(data).hexdigest()
 
-    def load(self, uri: str, sha256: str) -> Any:
+    def load(self, uri: str, sha256: str, *, model_id: str | None = None) -> Any:
         data = Path(uri.removeprefix("file://")).read_bytes()
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
@@ -55,10 +55,14 @@ class FileStore:
 
 
 class FixedRegistry:
+    """A registry with one champion, ``record``, which a test changes as the retrainer would."""
+
     def __init__(self, record: VersionRecord | None = None):
         self.record = record
+        self.asked = 0
 
     def champion(self, model_id: str) -> VersionRecord | None:
+        self.asked += 1
         if self.record is not None and self.record.model_id == model_id:
             return self.record
         return None

@@ -35,6 +35,20 @@ def client_with(store: FileStore, version: str | None = "1", **kw) -> ModelClien
     return ModelClient("m", registry=FixedRegistry(record), store=store, follow=False, **kw)
 
 
+def promote(client: ModelClient, record: VersionRecord) -> None:
+    """Make ``record`` the champion in the client's registry, as the retrainer does before announcing."""
+    client._registry.record = record  # the FixedRegistry the client was made with
+
+
+def champion(store: FileStore, version: str, value=None) -> VersionRecord:
+    uri, sha = store.save(Constant(f"v{version}" if value is None else value), version)
+    return VersionRecord("m", version, uri, sha)
+
+
+# What an announcement names is never loaded: every test's records point here.
+NOWHERE, NO_SHA = "file:///nowhere.pkl", "0" * 64
+
+
 # ---------------------------------------------------------------- without a broker
 
 
@@ -52,9 +66,9 @@ def test_without_a_champion_it_answers_the_fallback_as_version_0(store: FileStor
 
 def test_a_new_champion_is_swapped_in(store: FileStore) -> None:
     client = client_with(store, "1")
-    uri, sha = store.save(Constant("v2"), "2")
+    promote(client, champion(store, "2"))
     before = time.monotonic()
-    assert client.apply(announce("2", uri, sha))
+    assert client.apply(announce("2", NOWHERE, NO_SHA))
     assert client.predict({}) == ("v2", "2")
     [(version, at)] = client.swaps
     assert version == "2" and at >= before
@@ -76,24 +90,45 @@ def test_announcements_that_do_not_concern_the_client_are_ignored(store: FileSto
     assert client.load_errors == []
 
 
+def test_an_announcement_the_registry_does_not_back_changes_nothing(store: FileStore, caplog) -> None:
+    client = client_with(store, "1")
+    evil = champion(store, "666", value="evil")
+    with caplog.at_level(logging.WARNING, logger="driftline.producers.model_client"):
+        assert not client.apply(announce("666", evil.artifact_uri, evil.sha256))
+    assert client.predict({}) == ("v1", "1")
+    assert len(store.loads) == 1  # only the starting champion: the record's file was never read
+    assert "announced version 666 as champion, the registry's champion is 1" in caplog.text
+
+
+def test_the_registry_champion_is_served_whatever_the_record_says(store: FileStore) -> None:
+    client = client_with(store, "1")
+    promote(client, champion(store, "3"))
+    # A stale or forged record about version 2: the registry says 3, so 3 it is, from its own artifact.
+    assert client.apply(announce("2", NOWHERE, NO_SHA))
+    assert client.predict({}) == ("v3", "3")
+    assert store.loads[-1] == client._registry.record.artifact_uri
+
+
 def test_a_hash_mismatch_keeps_the_old_model_and_logs_an_error(store: FileStore, caplog) -> None:
     client = client_with(store, "1")
     uri, _ = store.save(Constant("evil"), "2")
+    promote(client, VersionRecord("m", "2", uri, "0" * 64))
     with caplog.at_level(logging.ERROR, logger="driftline.producers.model_client"):
-        assert not client.apply(announce("2", uri, "0" * 64))
+        assert not client.apply(announce("2", NOWHERE, NO_SHA))
     assert client.predict({}) == ("v1", "1")
     [(version, reason)] = client.load_errors
     assert version == "2" and "HashMismatch" in reason
     assert "version 2 not loaded, still serving version 1" in caplog.text
-    # A correct announcement of the same version afterwards still goes through.
-    uri, sha = store.save(Constant("v2"), "2")
-    assert client.apply(announce("2", uri, sha))
+    # Once the registry's record is right, the next announcement goes through.
+    promote(client, champion(store, "2"))
+    assert client.apply(announce("2", NOWHERE, NO_SHA))
     assert client.version == "2"
 
 
-def test_an_announcement_without_an_artifact_is_not_loaded(store: FileStore) -> None:
+def test_a_champion_without_an_artifact_is_not_loaded(store: FileStore) -> None:
     client = client_with(store, "1")
-    assert not client.apply(announce("2", None, None))
+    promote(client, VersionRecord("m", "2", None, None))
+    assert not client.apply(announce("2", NOWHERE, NO_SHA))
     assert client.version == "1"
     assert "no artifact_uri" in client.load_errors[0][1]
 
@@ -112,15 +147,15 @@ def test_model_answers_are_made_json_friendly(store: FileStore) -> None:
     client = ModelClient("m", registry=FixedRegistry(VersionRecord("m", "1", uri, sha)), store=store, follow=False)
     prediction, _ = client.predict({})
     assert type(prediction) is int
-    uri, sha = store.save(Constant(None), "none")
-    client.apply(announce("2", uri, sha))
+    client._registry = FixedRegistry(VersionRecord("m", "2", *store.save(Constant(None), "none")))
+    client.apply(announce("2", NOWHERE, NO_SHA))
     assert client.predict({}) == (0, "2")
 
 
 def test_wait_for_version(store: FileStore) -> None:
     client = client_with(store, "1")
-    uri, sha = store.save(Constant("v2"), "2")
-    timer = threading.Timer(0.1, client.apply, args=(announce("2", uri, sha),))
+    promote(client, champion(store, "2"))
+    timer = threading.Timer(0.1, client.apply, args=(announce("2", NOWHERE, NO_SHA),))
     timer.start()
     assert client.wait_for_version("2", timeout=5)
     timer.join()
@@ -130,7 +165,7 @@ def test_wait_for_version(store: FileStore) -> None:
 
 def test_swaps_never_mix_a_model_with_another_version(store: FileStore) -> None:
     client = client_with(store, "0")
-    artifacts = [store.save(Constant(f"v{i}"), str(i)) for i in range(1, 30)]
+    records = [champion(store, str(i)) for i in range(1, 30)]
     stop = threading.Event()
     seen: list[tuple[str, str]] = []
     errors: list[BaseException] = []
@@ -144,8 +179,9 @@ def test_swaps_never_mix_a_model_with_another_version(store: FileStore) -> None:
 
     thread = threading.Thread(target=serve)
     thread.start()
-    for i, (uri, sha) in enumerate(artifacts, start=1):
-        assert client.apply(announce(str(i), uri, sha))
+    for i, record in enumerate(records, start=1):
+        promote(client, record)
+        assert client.apply(announce(str(i), NOWHERE, NO_SHA))
     stop.set()
     thread.join()
     assert not errors
@@ -182,15 +218,17 @@ def test_follows_champions_published_on_kafka(store: FileStore, settings, topics
         thread = threading.Thread(target=serve)
         thread.start()
         try:
-            uri2, sha2 = store.save(Constant("v2"), "2")
-            publisher.publish(announce("2", uri2, sha2, model_id="other"))
-            publisher.publish(announce("2", uri2, sha2, status="rejected"))
-            publisher.publish(announce("2", uri2, sha2))
+            publisher.publish(announce("2", NOWHERE, NO_SHA, model_id="other"))
+            publisher.publish(announce("2", NOWHERE, NO_SHA, status="rejected"))
+            time.sleep(0.5)  # neither is about a new champion of this model in the registry
+            registry.record = champion(store, "2")
+            publisher.publish(announce("2", NOWHERE, NO_SHA))
             publisher.flush()
             assert client.wait_for_version("2", timeout=20)
 
             uri3, _ = store.save(Constant("evil"), "3")
-            publisher.publish(announce("3", uri3, "f" * 64))
+            registry.record = VersionRecord("m", "3", uri3, "f" * 64)
+            publisher.publish(announce("3", NOWHERE, NO_SHA))
             publisher.flush()
             deadline = time.monotonic() + 20
             while not client.load_errors and time.monotonic() < deadline:
@@ -212,10 +250,19 @@ def test_follows_champions_published_on_kafka(store: FileStore, settings, topics
 def test_only_the_last_champion_in_the_history_is_loaded(store: FileStore, settings, topics) -> None:
     with EventPublisher(settings) as publisher:
         for version in ("2", "3", "4"):
-            publisher.publish(announce(version, *store.save(Constant(f"v{version}"), version)))
-    uri1, sha1 = store.save(Constant("v1"), "1")
-    registry = FixedRegistry(VersionRecord("m", "1", uri1, sha1))
+            publisher.publish(announce(version, NOWHERE, NO_SHA))
+    first = champion(store, "1")
+    registry = FixedRegistry(first)
+
+    def starting_then_newest(model_id: str) -> VersionRecord:
+        # The client's first question finds v1; by the history's end the registry holds v4.
+        registry.asked += 1
+        return first if registry.asked == 1 else newest
+
+    newest = champion(store, "4")
+    registry.champion = starting_then_newest
     with ModelClient("m", registry=registry, store=store, settings=settings) as client:
         assert client.wait_for_version("4", timeout=20)
     assert [v for v, _ in client.swaps] == ["4"]
+    assert registry.asked == 2  # once at start, once after the history, not once per old record
     assert len(store.loads) == 2  # the registry's champion, then version 4

@@ -14,9 +14,12 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from driftline.contract import Topics
 from driftline.kafka_admin import ensure_topics
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
+
+# The artifact key of the tests' stores; a test about keys makes its own.
+TEST_KEY = b"driftline-tests-artifact-key-32b"
 
 
 @pytest.fixture
@@ -29,7 +32,7 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+    return ArtifactStore(tmp_path / "artifacts", key=TEST_KEY)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The registry's schema as driftline created it before migrations (``create_all``), frozen.
 
 The upgrade test builds a database with exactly this and checks that opening
-it with today's :class:`~driftline.retrainer.registry.Registry` keeps its versions.
+it with today's :class:`~driftline.retrainer.persistence.registry.Registry` keeps its versions.
 Do not change it: it stands for databases that exist in the field.
 """
 

@@ -7,8 +7,8 @@ import pickle
 import pandas as pd
 import pytest
 
-from driftline.retrainer.adapters import RiverAdapter, SklearnAdapter, as_model
-from driftline.retrainer.gate import accuracy, baseline_accuracy, time_ordered_split
+from driftline.retrainer.learners.adapters import RiverAdapter, SklearnAdapter, as_model
+from driftline.retrainer.evaluation.gate import accuracy, baseline_accuracy, time_ordered_split
 from tests.retrainer.streams import stream_frame
 from tests.retrainer.trainer_zoo import MiniBatch, NearestMean
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import ArtifactIntegrityError
 
 
@@ -73,10 +73,15 @@ def test_a_missing_artifact(store: ArtifactStore) -> None:
         store.load((store.root / "never-written.pkl").as_uri(), sha)
 
 
-@pytest.mark.parametrize("uri", ["s3://bucket/model.pkl", "file://otherhost/tmp/m.pkl", "/tmp/m.pkl"])
-def test_only_local_file_uris(store: ArtifactStore, uri: str) -> None:
+@pytest.mark.parametrize("uri", ["file://otherhost/tmp/m.pkl", "/tmp/m.pkl"])
+def test_a_local_artifact_is_named_by_a_local_file_uri(store: ArtifactStore, uri: str) -> None:
     with pytest.raises(ArtifactIntegrityError, match="not a local file"):
         store.load(uri, "0" * 64)
+
+
+def test_a_url_whose_file_system_is_not_installed_cannot_be_read(store: ArtifactStore) -> None:
+    with pytest.raises(ArtifactIntegrityError, match="s3://bucket/model.pkl cannot be read"):
+        store.load("s3://bucket/model.pkl", "0" * 64)
 
 
 @pytest.mark.parametrize("model_id", ["..", "../../etc", "a/b", ".", "fraud%2F"])

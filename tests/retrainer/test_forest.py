@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from driftline.retrainer.forest import Binner, HistogramForest
-from driftline.retrainer.logistic import Design, SoftmaxRegression
+from driftline.retrainer.learners.forest import Binner, HistogramForest
+from driftline.retrainer.learners.logistic import Design, SoftmaxRegression
 
 
 def test_binner_keeps_each_distinct_value_apart_and_quantiles_beyond() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from driftline.contract import Labeled
-from driftline.retrainer.frame import feature_columns, labeled_frame
+from driftline.retrainer.data.frame import feature_columns, labeled_frame
 
 
 def event(event_id: str, ts: int, features: dict, label: object) -> Labeled:

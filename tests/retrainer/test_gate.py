@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftline.retrainer.gate import (
+from driftline.retrainer.evaluation.gate import (
     METRICS,
     Answers,
     accuracy,

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from driftline.contract import RetrainRequest
-from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import TrainerLoadError
-from driftline.retrainer.job import labeled_frame, retrain
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.orchestration.job import labeled_frame, retrain
+from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 from tests.retrainer.streams import labeled_events
 
@@ -224,7 +224,7 @@ def test_the_reference_profile_is_stored_untouched(registry: Registry, store: Ar
 
 def test_the_gate_is_given_the_registrations_metric_and_margin(
         registry: Registry, store: ArtifactStore, monkeypatch) -> None:
-    import driftline.retrainer.job as job
+    import driftline.retrainer.orchestration.job as job
 
     given: list[Settings] = []
     real = job._evaluate

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from driftline.retrainer import migrate
-from driftline.retrainer.registry import Registry
-from driftline.retrainer.schema import Base
+from driftline.retrainer.persistence import migrate
+from driftline.retrainer.persistence.registry import Registry
+from driftline.retrainer.persistence.schema import Base
 from tests.retrainer.legacy_schema import LegacyBase, LegacyVersionRow
 
 

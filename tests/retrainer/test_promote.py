@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from driftline.retrainer.exceptions import RegistryError
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.registry import Registry
 
 COMMON = dict(parent_version=None, alert_ids=[], window={}, metrics={}, trainer="t",
               features=["x"], reason="r")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from driftline.retrainer.exceptions import RegistryError
-from driftline.retrainer.registry import Registry, VersionRecord
+from driftline.retrainer.persistence.registry import Registry, VersionRecord
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from driftline.retrainer.exceptions import RegistryError
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.registry import Registry
 from tests.retrainer.test_promote import COMMON, _register, statuses
 
 

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from driftline.contract import Labeled, RetrainRequest
-from driftline.retrainer.artifacts import ArtifactStore
+from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import RegistryError
-from driftline.retrainer.frame import labeled_frame
-from driftline.retrainer.job import retrain
-from driftline.retrainer.registry import Registry
-from driftline.retrainer.rollback import previous_champion, roll_back
+from driftline.retrainer.data.frame import labeled_frame
+from driftline.retrainer.orchestration.job import retrain
+from driftline.retrainer.persistence.registry import Registry
+from driftline.retrainer.orchestration.rollback import previous_champion, roll_back
 from driftline.settings import Settings
 from tests.retrainer.streams import stream_rows
 

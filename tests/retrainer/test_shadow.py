@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from driftline.contract import RetrainRequest
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.job import labeled_frame, retrain
-from driftline.retrainer.registry import Registry
-from driftline.retrainer.shadow import ShadowRegistrations, run_shadow, shadow_events
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.orchestration.job import labeled_frame, retrain
+from driftline.retrainer.persistence.registry import Registry
+from driftline.retrainer.orchestration.shadow import ShadowRegistrations, run_shadow, shadow_events
 from driftline.settings import Settings
 from tests.retrainer.streams import labeled_events
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry
-from driftline.retrainer.worker import sweep_orphan_artifacts
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry
+from driftline.retrainer.orchestration.worker import sweep_orphan_artifacts
 
 
 def test_only_old_unreferenced_artifacts_are_removed(registry: Registry, store: ArtifactStore) -> None:
@@ -25,7 +25,7 @@ def test_only_old_unreferenced_artifacts_are_removed(registry: Registry, store: 
 
     removed = sweep_orphan_artifacts(registry, store, older_than_s=600)
 
-    assert sorted(removed) == sorted([ArtifactStore.path_of(orphan_uri), torn])
+    assert sorted(removed) == sorted([orphan_uri, torn.as_uri()])
     assert store.load(kept_uri, kept_sha) == {"w": 1}
     assert ArtifactStore.path_of(fresh_uri).exists()
     assert sweep_orphan_artifacts(registry, store, older_than_s=600) == []

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from driftline.retrainer.exceptions import TrainerLoadError
-from driftline.retrainer.gate import accuracy, baseline_accuracy, time_ordered_split
-from driftline.retrainer.model import Model
-from driftline.retrainer.trainers import DEFAULT_TRAINER, load_trainer, river_default
+from driftline.retrainer.evaluation.gate import accuracy, baseline_accuracy, time_ordered_split
+from driftline.retrainer.learners.model import Model
+from driftline.retrainer.learners.trainers import DEFAULT_TRAINER, load_trainer, river_default
 from tests.retrainer.streams import stream_frame
 
 FEATURES = {
@@ -21,15 +21,15 @@ FEATURES = {
 
 def test_load_trainer() -> None:
     assert load_trainer(DEFAULT_TRAINER) is river_default
-    assert load_trainer("driftline.retrainer.gate:accuracy") is accuracy
+    assert load_trainer("driftline.retrainer.evaluation.gate:accuracy") is accuracy
 
 
 @pytest.mark.parametrize("spec, message", [
     ("river_default", "must look like 'package.module:function'"),
-    ("driftline.retrainer.trainers:", "must look like"),
+    ("driftline.retrainer.learners.trainers:", "must look like"),
     ("no_such_package.mod:fit", "cannot import 'no_such_package.mod'"),
-    ("driftline.retrainer.trainers:fit_it", "has no attribute 'fit_it'"),
-    ("driftline.retrainer.trainers:DEFAULT_TRAINER", "is a str, not a callable"),
+    ("driftline.retrainer.learners.trainers:fit_it", "has no attribute 'fit_it'"),
+    ("driftline.retrainer.learners.trainers:DEFAULT_TRAINER", "is a str, not a callable"),
 ])
 def test_load_trainer_says_what_is_wrong(spec: str, message: str) -> None:
     with pytest.raises(TrainerLoadError, match=message):

@@ -11,7 +11,7 @@ from kafka import KafkaProducer
 
 from driftline.contract import Topics
 from driftline.retrainer.exceptions import WindowInterrupted
-from driftline.retrainer.window import read_window
+from driftline.retrainer.data.window import read_window
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import publish
 from tests.retrainer.streams import labeled_events
@@ -88,3 +88,33 @@ def test_a_stop_while_waiting_is_not_a_short_window(kafka_settings: Settings) ->
     with pytest.raises(WindowInterrupted, match="0 of 100"):
         read_window(kafka_settings.replace(min_train_examples=100, retrain_wait_s=30), "m", SINCE, stop=stop)
     timer.join()
+
+
+def test_reads_only_committed_transactions_and_each_event_once(
+        kafka_settings: Settings, kafka_bootstrap: str) -> None:
+    """A monitor writing labeled in transactions: aborted ones are never read, redelivered ones once."""
+    topic = Topics(kafka_settings.topic_prefix).labeled
+    events = labeled_events("sea", 120, start_ts=SINCE)
+    aborted = labeled_events("sea", 30, start_ts=SINCE + 500, prefix="aborted")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"tx-{topic}",
+                             acks="all", enable_idempotence=True)
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        publish(producer, topic, events[:80])
+        producer.commit_transaction()
+        producer.begin_transaction()
+        publish(producer, topic, aborted)
+        producer.abort_transaction()
+        producer.begin_transaction()
+        # The second half, and the first 40 again: a monitor that restarted before its commit.
+        publish(producer, topic, events[80:] + events[:40])
+        producer.commit_transaction()
+    finally:
+        producer.close()
+
+    got, window = read_window(kafka_settings.replace(min_train_examples=10, retrain_wait_s=0), "m", SINCE)
+    assert sorted(ev.event_id for ev in got) == sorted(ev.event_id for ev in events)
+    assert window["n_examples"] == 120
+    # The reader reached the end of every partition, past the transaction markers.
+    assert sum(o["end"] - o["start"] for o in window["offsets"].values()) >= 120 + 40

@@ -18,9 +18,9 @@ from driftline.contract import (
     decode_dead_letter,
     decode_model_version,
 )
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry, VersionRecord
-from driftline.retrainer.worker import RetrainWorker
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry, VersionRecord
+from driftline.retrainer.orchestration.worker import RetrainWorker
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import collect, publish
 from tests.retrainer.streams import labeled_events

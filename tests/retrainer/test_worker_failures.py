@@ -17,9 +17,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from driftline.contract import RetrainRequest, Topics, decode_dead_letter, decode_model_version
 from driftline.processes import settings_env
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.registry import Registry, VersionRecord
-from driftline.retrainer.worker import RetrainWorker
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.registry import Registry, VersionRecord
+from driftline.retrainer.orchestration.worker import RetrainWorker
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import collect, publish
 from tests.retrainer.streams import labeled_events
@@ -119,7 +119,7 @@ def test_a_worker_killed_mid_training_leaves_nothing_and_the_request_is_trained_
     # Every artifact on disk is the one the version points to, whole and matching its hash.
     files = sorted(settings.artifact_path.rglob("*"))
     assert [f for f in files if f.is_file()] == [ArtifactStore.path_of(version.artifact_uri)]
-    ArtifactStore(settings.artifact_path).load(version.artifact_uri, version.sha256)
+    ArtifactStore.from_settings(settings).load(version.artifact_uri, version.sha256)
 
 
 def test_a_request_for_an_unknown_model_is_dead_lettered_with_a_failed_run(

@@ -12,10 +12,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from driftline.contract import RetrainRequest, Topics, decode_dead_letter, decode_model_version
-from driftline.retrainer.artifacts import ArtifactStore
-from driftline.retrainer.job import labeled_frame, retrain
-from driftline.retrainer.registry import Registry
-from driftline.retrainer.worker import RetrainWorker
+from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.orchestration.job import labeled_frame, retrain
+from driftline.retrainer.persistence.registry import Registry
+from driftline.retrainer.orchestration.worker import RetrainWorker
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import collect, publish
 from tests.retrainer.streams import labeled_events

@@ -74,7 +74,7 @@ def slow(df: pd.DataFrame, features: list[str], label: str = "label", pid_file: 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and (not gate_file or Path(gate_file).exists()):
         time.sleep(0.1)
-    from driftline.retrainer.trainers import river_default
+    from driftline.retrainer.learners.trainers import river_default
 
     return river_default(df, features, label)
 
@@ -102,8 +102,43 @@ class Counted:
 
 def counted(df: pd.DataFrame, features: list[str], label: str = "label", fail_above: int = 0):
     """The default trainer, noting its rows; with ``fail_above``, it raises on more rows than that."""
-    from driftline.retrainer.tabular import fit_default
+    from driftline.retrainer.learners.tabular import fit_default
 
     if fail_above and len(df) > fail_above:
         raise MemoryError(f"{len(df)} rows do not fit (simulated)")
     return Counted(fit_default(df, features, label=label), len(df))
+
+
+# ---------------------------------------------------------------- estimators that take a DataFrame
+
+
+def _column_pipeline():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from tests.retrainer.frame_probe import DtypeProbe
+
+    columns = ColumnTransformer([("num", make_pipeline(SimpleImputer(), StandardScaler()), ["amount", "n_items"]),
+                                 ("cat", OneHotEncoder(handle_unknown="ignore"), ["country"])])
+    return Pipeline([("probe", DtypeProbe()), ("columns", columns), ("clf", LogisticRegression(C=10.0))])
+
+
+def column_pipeline(df: pd.DataFrame, features: list[str], label: str = "label"):
+    """An unfitted Pipeline whose ColumnTransformer selects columns by name: driftline fits it."""
+    return _column_pipeline()
+
+
+def fitted_column_pipeline(df: pd.DataFrame, features: list[str], label: str = "label"):
+    """The same Pipeline, fitted by the trainer itself on the window as it comes."""
+    pipe = _column_pipeline()
+    X = df[features].astype({"amount": float, "n_items": float})
+    return pipe.fit(X, df[label].astype(int))
+
+
+def lightgbm(df: pd.DataFrame, features: list[str], label: str = "label", n_estimators: int = 60):
+    import lightgbm as lgb
+
+    return lgb.LGBMClassifier(n_estimators=n_estimators, min_child_samples=5, verbose=-1)

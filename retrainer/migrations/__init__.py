@@ -1,1 +1,0 @@
-"""Alembic migrations of the registry schema; :mod:`driftline.retrainer.migrate` runs them."""

@@ -1,0 +1,1 @@
+"""Persistence: the registry (SQLAlchemy, migrated with alembic) and the artifact store."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry schema; :mod:`driftline.retrainer.persistence.migrate` runs them."""
