@@ -74,7 +74,8 @@ class MaskedStr(str):
         return repr(MASK)
 
 
-_QUERY_SECRET = re.compile(r"(?i)\b(password|passwd|pwd|secret|token)=([^&;\s]*)")
+# Any query parameter whose name holds one of these words (libpq's sslpassword too).
+_QUERY_SECRET = re.compile(r"(?i)(?<=[?&;])([^=&;?]*(?:password|passwd|pwd|secret|token)[^=&;]*)=([^&;\s]*)")
 
 
 def mask_url(url: str) -> str:

@@ -509,6 +509,8 @@ class Settings:
             parse, expected = _PARSERS[name]
             try:
                 values[name] = parse(raw.strip())
+            except SettingsError:  # the parser's own line, more precise than "must be"
+                raise
             except (ValueError, TypeError):
                 shown = mask_url(raw) if name == "registry_url" else raw
                 got = " (the value given is not shown)" if name in SECRETS else f", got {shown!r}"
