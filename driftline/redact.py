@@ -143,7 +143,12 @@ class _Redactor:
             message = record.getMessage()
         except Exception:  # a malformed call: the handler reports it as logging does
             return record
-        record.msg, record.args = self.scrub(message), None
+        masked = self.scrub(message)
+        if masked != message:
+            args = record.args if isinstance(record.args, tuple) else ()
+            # Kept for filters that look at a record's exceptions (driftline.kafka.clients).
+            record.exceptions = [a for a in args if isinstance(a, BaseException)]
+            record.msg, record.args = masked, None
         if record.exc_info and record.exc_info[0] is not None:
             record.exc_text = self.scrub("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
         if record.stack_info:

@@ -208,22 +208,25 @@ class _Captured(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
-        found = [a for a in args if isinstance(a, BaseException)]
+        # driftline.redact keeps a record's exceptions aside when it masks its message.
+        found = [a for a in (*args, *getattr(record, "exceptions", ())) if isinstance(a, BaseException)]
         if found:
             # The last few are enough to say why; a long outage logs many.
             self.errors = [*self.errors, *found][-20:]
-            return not self.hold
-        return True
+        # Held back: a failed bootstrap logs each retry, at every layer; the caller's one line says why.
+        return not self.hold
 
 
-# Where the two libraries log a failed bootstrap connection.
-_BOOTSTRAP_LOGGERS = ("kafka.net.manager", "aiokafka")
+# The two libraries' loggers: a filter applies to the records of its own logger only.
+_LIBRARIES = ("kafka", "aiokafka")
 
 
 @contextlib.contextmanager
 def _capturing(hold: bool = True) -> Iterator[_Captured]:
     captured = _Captured(hold)
-    loggers = [logging.getLogger(name) for name in _BOOTSTRAP_LOGGERS]
+    names = [n for n in list(logging.root.manager.loggerDict)
+             if n.split(".", 1)[0] in _LIBRARIES] + list(_LIBRARIES)
+    loggers = [logging.getLogger(name) for name in sorted(set(names))]
     for logger in loggers:
         logger.addFilter(captured)
     try:
