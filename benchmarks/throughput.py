@@ -27,10 +27,11 @@ import time
 import uuid
 
 import numpy as np
-from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from driftline.contract import Topics
-from driftline.kafka_admin import ensure_topics
+from driftline.kafka.clients import aiokafka_options, connect, start_aiokafka
+from driftline.kafka_admin import admin_client, ensure_topics
 from driftline.processes import settings_env
 from driftline.settings import Settings
 
@@ -44,8 +45,8 @@ def broker():
 def preload(settings: Settings, n: int, fraction: float, seed: int = 0) -> int:
     topics = Topics(settings.topic_prefix)
     rng = np.random.default_rng(seed)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                             linger_ms=20, batch_size=256 * 1024, compression_type=None)
+    producer = connect(KafkaProducer, settings, acks="all",
+                       linger_ms=20, batch_size=256 * 1024, compression_type=None)
     t0 = 1_732_356_000_000
     X = rng.normal(size=(n, 4))
     cats = rng.choice(["NL", "DE", "FR", "US"], size=n)
@@ -79,11 +80,10 @@ async def raw_loop(settings: Settings, total: int) -> float:
     from aiokafka import AIOKafkaConsumer
 
     topics = Topics(settings.topic_prefix)
-    consumer = AIOKafkaConsumer(topics.predictions, topics.feedback,
-                                bootstrap_servers=settings.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(topics.predictions, topics.feedback, **aiokafka_options(settings),
                                 group_id=f"raw-{uuid.uuid4().hex}", auto_offset_reset="earliest",
                                 enable_auto_commit=False)
-    await consumer.start()
+    await start_aiokafka(consumer, settings)
     seen = 0
     start = None  # from the first fetched batch: group join is start-up, as for the monitor
     try:
@@ -101,10 +101,8 @@ async def raw_loop(settings: Settings, total: int) -> float:
 
 
 def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
-    from kafka import KafkaConsumer
-
     topics = Topics(settings.topic_prefix)
-    c = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    c = connect(KafkaConsumer, settings)
     try:
         tps = [TopicPartition(t, p) for t in (topics.predictions, topics.feedback)
                for p in c.partitions_for_topic(t)]
@@ -115,7 +113,7 @@ def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
 
 def monitor_run(settings: Settings, ends: dict[TopicPartition, int], timeout_s: float) -> dict:
     env = settings_env(settings)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = admin_client(settings)
     group = f"{settings.topic_prefix}monitor"
     total = sum(ends.values())
     started = time.perf_counter()
@@ -161,8 +159,10 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800)
     args = ap.parse_args()
     with broker() as bootstrap, tempfile.TemporaryDirectory() as home:
-        settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
-                            home=home, partitions=2, batch_size=1000)
+        # The environment's Kafka security settings, on the broker given or started.
+        settings = Settings.from_env().replace(kafka_bootstrap=bootstrap, home=home, partitions=2,
+                                               topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
+                                               batch_size=1000)
         ensure_topics(settings)
         t = time.perf_counter()
         sent = preload(settings, args.predictions, args.feedback)

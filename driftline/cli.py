@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from driftline import __version__
 from driftline.exceptions import DriftlineError, SettingsError
+from driftline.redact import redact_logs, scrub
 from driftline.settings import GATE_METRICS, Settings
 
 
@@ -140,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "on 127.0.0.1. Data lives under $DRIFTLINE_HOME/kafka.")
     b.add_argument("action", choices=["start", "stop", "status"])
     b.add_argument("--port", type=_port, default=9092, help="client port (default: %(default)s)")
+    b.add_argument("--listener", choices=["plaintext", "ssl", "sasl_ssl"], default=None,
+                   help="the client listener's protocol (default: sasl_ssl or ssl if "
+                        "DRIFTLINE_KAFKA_SECURITY_PROTOCOL says so, else plaintext); sasl_ssl creates "
+                        "the SCRAM user DRIFTLINE_KAFKA_SASL_USERNAME with DRIFTLINE_KAFKA_SASL_PASSWORD")
 
     sub.add_parser("monitor", help="run a monitor worker (faust)",
                    description="Consume predictions and feedback, publish labeled examples, "
@@ -224,10 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(warn=lambda m: print(f"driftline: warning: {m}", file=sys.stderr))
     except SettingsError as exc:
         print(f"driftline: error: {exc}", file=sys.stderr)
         return 2
+    # Every log record of this process, any library's at any level, and every error line below.
+    redact_logs(settings.secret_values())
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python warns whenever one poll of its event loop takes over 100 ms,
@@ -236,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args, settings)
     except DriftlineError as exc:
-        print(f"driftline {args.command}: error: {exc}", file=sys.stderr)
+        print(scrub(f"driftline {args.command}: error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

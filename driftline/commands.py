@@ -11,13 +11,38 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from driftline.settings import Settings
+from driftline.exceptions import SettingsError
+from driftline.settings import ENV, Settings
+
+
+def _listener_security(args: argparse.Namespace, settings: Settings):
+    """The local broker's listener security: from ``--listener``, else from the settings' protocol."""
+    from driftline.kafka.security import SCRAM, ListenerSecurity
+
+    protocol = (args.listener or "").upper()
+    if not protocol:
+        protocol = settings.kafka_security_protocol if settings.kafka_security_protocol in (
+            "SSL", "SASL_SSL") else "PLAINTEXT"
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return ListenerSecurity(protocol="SSL")
+    user, password = settings.kafka_sasl_username, settings.kafka_sasl_password.reveal()
+    if not (user and password):
+        raise SettingsError(f"a SASL_SSL listener needs {ENV['kafka_sasl_username']} and "
+                            f"{ENV['kafka_sasl_password']}: its SCRAM user is created at start")
+    if settings.kafka_sasl_mechanism and settings.kafka_sasl_mechanism not in SCRAM:
+        raise SettingsError(f"the local broker's SASL_SSL listener offers {' and '.join(SCRAM)}, not "
+                            f"{ENV['kafka_sasl_mechanism']}={settings.kafka_sasl_mechanism}")
+    return ListenerSecurity(protocol="SASL_SSL", users={user: password})
 
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.broker import LocalBroker
 
-    broker = LocalBroker(settings.home_path / "kafka", port=args.port)
+    data = settings.home_path / "kafka"
+    security = _listener_security(args, settings) if args.action == "start" else None
+    broker = LocalBroker(data, port=args.port, security=security)
     if args.action == "start":
         if broker.status().running:
             print(broker.status().describe() + " (already running)")
@@ -26,8 +51,11 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
               flush=True)
         status = broker.start()
         print(status.describe())
-        if status.bootstrap != settings.kafka_bootstrap:
-            print(f"export DRIFTLINE_KAFKA_BOOTSTRAP={status.bootstrap}")
+        where = status.bootstrap if broker.protocol == "PLAINTEXT" else f"{broker.protocol}://{status.bootstrap}"
+        if status.bootstrap != settings.kafka_bootstrap or broker.protocol != settings.kafka_security_protocol:
+            print(f"export {ENV['kafka_bootstrap']}={where}")
+        if security is not None:
+            print(f"export {ENV['kafka_ssl_cafile']}={data / 'tls' / 'ca.pem'}")
     elif args.action == "stop":
         print("broker: stopped" if broker.stop() else "broker: was not running")
     else:
@@ -99,12 +127,13 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from kafka import KafkaConsumer
 
     from driftline.contract import InvalidEvent, Topics, decode_alert
+    from driftline.kafka.clients import connect
     from driftline.kafka_admin import require_broker
 
     require_broker(settings.kafka_bootstrap)
     topic = Topics(settings.topic_prefix).alerts
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False, consumer_timeout_ms=500)
+    consumer = connect(KafkaConsumer, settings, client_id="driftline-alerts", group_id=None,
+                       enable_auto_commit=False, consumer_timeout_ms=500)
     stop = _stop_on_signals()
     shown = 0
     last = time.monotonic()
@@ -241,7 +270,7 @@ def _list(args: argparse.Namespace, registry, settings: Settings) -> int:
         for doc in docs:
             print(json.dumps(doc))
     elif not rows:
-        print(f"no models registered in {settings.resolved_registry_url}")
+        print(f"no models registered in {settings.shown_registry_url}")
     else:
         print(_grid(("MODEL", "TASK", "TRAINER", "CHAMPION", "HOLDOUT ACC", "VERSIONS", "LAST RUN"),
                     rows))

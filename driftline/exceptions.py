@@ -21,6 +21,10 @@ class BrokerError(DriftlineError):
     """The local broker could not be installed, started or stopped."""
 
 
+class KafkaSecurityError(DriftlineError):
+    """A Kafka broker answered but refused the connection: TLS certificate, SASL login, token."""
+
+
 class StateDecodeError(DriftlineError, ValueError):
     """Bytes on the monitor's state topic that are not a state record this code can read."""
 

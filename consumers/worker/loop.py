@@ -50,6 +50,7 @@ from driftline.contract import (
     Alert, DeadLetter, Event, InvalidEvent, Topics, decode_feedback, decode_model_version,
     decode_prediction, new_id,
 )
+from driftline.kafka.clients import aiokafka_options, failures_explained
 from driftline.settings import Settings
 
 log = logging.getLogger("driftline.monitor")
@@ -79,7 +80,7 @@ class MonitorWorker:
 
             profiles = RegistryProfiles(settings.resolved_registry_url)
         self.profiles = profiles
-        self.client = {"bootstrap_servers": settings.kafka_bootstrap, **(client_options or {})}
+        self.client = {**aiokafka_options(settings), **(client_options or {})}
         self.tasks: dict[int, PartitionTask] = {}
         self.outbox = Outbox()
         self.partitions: dict[str, int] = {}
@@ -399,7 +400,8 @@ def run(settings: Settings, client_options: dict[str, Any] | None = None) -> Non
 
     _tune_runtime()
     try:
-        asyncio.run(main())
+        with failures_explained(settings):
+            asyncio.run(main())
     except WorkerStopped as exc:
         log.critical("monitor stopped: %s", exc)
         raise SystemExit(1) from None

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaTimeoutError
 
 from driftline.contract import Labeled, Topics, decode_labeled
-from driftline.exceptions import BrokerUnavailable, InvalidEvent
+from driftline.exceptions import InvalidEvent
+from driftline.kafka.clients import connect
 from driftline.retrainer.exceptions import WindowInterrupted
 from driftline.settings import Settings
 
@@ -42,16 +42,13 @@ _TIMEOUT_MS = 30_000
 
 
 def _consumer(settings: Settings) -> KafkaConsumer:
-    try:
-        return KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-            enable_auto_commit=False, client_id="driftline-retrainer-window",
-            isolation_level="read_committed",
-            fetch_max_bytes=max(52_428_800, settings.max_message_bytes),
-            max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes),
-        )
-    except KafkaTimeoutError as exc:  # the clients bootstrap in __init__
-        raise BrokerUnavailable(f"no Kafka broker at {settings.kafka_bootstrap}") from exc
+    return connect(
+        KafkaConsumer, settings, timeout=_TIMEOUT_MS / 1000, wait_s=_TIMEOUT_MS / 1000, group_id=None,
+        enable_auto_commit=False, client_id="driftline-retrainer-window",
+        isolation_level="read_committed",
+        fetch_max_bytes=max(52_428_800, settings.max_message_bytes),
+        max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes),
+    )
 
 
 def read_window(

@@ -74,7 +74,7 @@ import uuid
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import IllegalStateError, KafkaError, KafkaTimeoutError
+from kafka.errors import IllegalStateError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from driftline.contract import (
@@ -84,7 +84,8 @@ from driftline.contract import (
     Topics,
     decode_retrain_request,
 )
-from driftline.exceptions import BrokerUnavailable, InvalidEvent
+from driftline.exceptions import InvalidEvent
+from driftline.kafka.clients import connect
 from driftline.kafka_admin import ensure_topics
 from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.exceptions import (
@@ -108,6 +109,7 @@ log = logging.getLogger(__name__)
 
 _POLL_MS = 500
 _ACK_TIMEOUT_S = 60.0
+_CONNECT_TIMEOUT_S = 30.0
 # A failing request (database or broker down) is retried from the same
 # offset, waits doubling from 1 s up to 30 s, until settings.retrain_max_attempts.
 _BACKOFF_S = (1.0, 30.0)
@@ -178,15 +180,20 @@ class RetrainWorker:
         self._producer: KafkaProducer | None = None
         self._consumer: KafkaConsumer | None = None
         try:
-            self._producer = KafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap, client_id="driftline-retrainer",
+            self._producer = connect(
+                KafkaProducer, settings, timeout=_CONNECT_TIMEOUT_S, wait_s=_CONNECT_TIMEOUT_S,
+                client_id="driftline-retrainer",
                 acks="all", enable_idempotence=True, retries=2**31 - 1, linger_ms=5,
                 delivery_timeout_ms=int(_ACK_TIMEOUT_S * 1000),
                 max_request_size=max(1_048_576, settings.max_message_bytes),
             )
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=settings.kafka_bootstrap, client_id="driftline-retrainer",
+            self._consumer = connect(
+                KafkaConsumer, settings, timeout=_CONNECT_TIMEOUT_S, wait_s=_CONNECT_TIMEOUT_S,
+                client_id="driftline-retrainer",
                 group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+                # A worker that dies hands its partitions over within seconds (the monitor's
+                # timeouts too); its requests wait meanwhile.
+                session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
                 # One request per poll: each is committed on its own, after its version is out.
                 max_poll_records=1,
                 # A request may wait retrain_wait_s for labels, train, then wait
@@ -194,9 +201,6 @@ class RetrainWorker:
                 max_poll_interval_ms=int((2 * settings.retrain_wait_s + (settings.train_timeout_s or 3600.0)
                                           + 300.0) * 1000),
             )
-        except KafkaTimeoutError as exc:  # the clients bootstrap in __init__
-            self.close()
-            raise BrokerUnavailable(f"no Kafka broker at {settings.kafka_bootstrap}") from exc
         except BaseException:
             self.close()
             raise
