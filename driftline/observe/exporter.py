@@ -67,6 +67,7 @@ class MetricsExporter:
         self._lag: dict[tuple[str, str], int] = {}
         self._retrains: dict[tuple[str, str], int] = defaultdict(int)
         self._serving: dict[str, str] = {}
+        self._notifications: dict[tuple[str, str], int] = defaultdict(int)
         self.registry.register(_Collector(self))
         if process_collectors:
             from prometheus_client.process_collector import ProcessCollector
@@ -170,6 +171,13 @@ class MetricsExporter:
         with self._lock:
             self._serving[self._label(model_id)] = _short(version)
 
+    # ------------------------------------------------------------ driftline notify
+
+    def observe_notification(self, receiver: str, result: str) -> None:
+        """One alert done for a receiver: ``delivered``, ``duplicate`` or ``dead_letter``."""
+        with self._lock:
+            self._notifications[(_short(receiver), _short(result))] += 1
+
     # ------------------------------------------------------------ output
 
     def render(self) -> bytes:
@@ -247,6 +255,11 @@ class MetricsExporter:
         family = GaugeMetricFamily("driftline_consumer_lag", "Records behind the end of an input partition.",
                                    labels=["topic", "partition"])
         for key, n in sorted(self._lag.items()):
+            family.add_metric(list(key), n)
+        yield family
+        family = CounterMetricFamily("driftline_notifications", "Alerts done by driftline notify, by "
+                                     "receiver and result.", labels=["receiver", "result"])
+        for key, n in sorted(self._notifications.items()):
             family.add_metric(list(key), n)
         yield family
         family = CounterMetricFamily("driftline_retrains", "Retrain requests finished, by outcome.",
