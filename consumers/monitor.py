@@ -30,6 +30,8 @@ True
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -208,7 +210,12 @@ class ModelMonitor:
         """Consume one batch of this model's events in arrival order."""
         out = MonitorOutput()
         events = self._admit(events, now_ms, out)
-        preds: list[Prediction] = []
+        preds: list[Prediction] = [ev for ev in events if type(ev) is Prediction]
+        if self.version is not None and all(p.model_version == self.version for p in preds):
+            out.labeled = self.join.add_all(events)
+            events = ()
+        else:
+            preds = []
         for ev in events:
             if isinstance(ev, Prediction):
                 if ev.model_version != self.version:
@@ -244,7 +251,11 @@ class ModelMonitor:
                                   for ev in events])
         self.counts["duplicates"] += int(len(events) - keep.sum())
         index = np.flatnonzero(keep)
-        for i in index.tolist():
+        sizes = [len(ev.features) for ev in events if type(ev) is Prediction]
+        if sizes and max(sizes) <= c.max_features and not any(
+                PREDICTION_COLUMN in ev.features for ev in events if type(ev) is Prediction):
+            index = ()  # every prediction's features are usable
+        for i in (index if isinstance(index, tuple) else index.tolist()):
             ev = events[i]
             if type(ev) is Prediction:
                 why = None
@@ -438,10 +449,13 @@ def _columns(preds: Sequence[Prediction], numeric: list[str],
              categorical: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The batch as columns: numbers ``X`` (NaN where missing), categories ``C``, quality codes ``Q``."""
     n, d = len(preds), len(numeric)
+    feats = [p.features for p in preds]
+    fast = _columns_of_clean_batch(preds, feats, numeric, categorical)
+    if fast is not None:
+        return fast
     X = np.full((n, d), np.nan)
     C = np.empty((n, len(categorical)), dtype=object)
     Q = np.zeros((n, d + len(categorical)), dtype=np.int8)
-    feats = [p.features for p in preds]
     for j, name in enumerate(numeric):
         col = [p.prediction for p in preds] if name == PREDICTION else [f.get(name) for f in feats]
         kinds = set(map(type, col))
@@ -469,6 +483,46 @@ def _columns(preds: Sequence[Prediction], numeric: list[str],
                 if _is_num(v) and name != PREDICTION:
                     Q[i, d + j] = WRONG_TYPE
     return X, C, Q
+
+
+def _columns_of_clean_batch(preds: Sequence[Prediction], feats: list[dict[str, Any]],
+                            numeric: list[str], categorical: list[str]):
+    """:func:`_columns` of a batch where every feature is present with its type (the usual
+    batch), read row-wise in one pass; None for any other batch."""
+    n = len(preds)
+    rows = []
+    for names, want in ((numeric, (int, float)), (categorical, (str,))):
+        plain = [name for name in names if name != PREDICTION]
+        if not plain:
+            rows.append(None)
+            continue
+        get = operator.itemgetter(*plain)
+        try:
+            table = [get(f) for f in feats]
+        except KeyError:
+            return None
+        if len(plain) == 1:
+            table = [(v,) for v in table]
+        if not set(map(type, itertools.chain.from_iterable(table))).issubset(want):
+            return None
+        rows.append(table)
+    X = np.empty((n, len(numeric)))
+    C = np.empty((n, len(categorical)), dtype=object)
+    for names, table, out, want in ((numeric, rows[0], X, (int, float)), (categorical, rows[1], C, (str,))):
+        plain = [j for j, name in enumerate(names) if name != PREDICTION]
+        if table is not None:
+            out[:, plain] = table
+        if len(plain) < len(names):
+            col = [p.prediction for p in preds]
+            kinds = set(map(type, col))
+            if kinds.issubset(want):
+                pass
+            elif out is C and type(None) not in kinds:
+                col = [v if type(v) is str else str(v) for v in col]  # a class label, as text
+            else:
+                return None
+            out[:, names.index(PREDICTION)] = col
+    return X, C, np.zeros((n, len(numeric) + len(categorical)), dtype=np.int8)
 
 
 def _is_num(v: Any) -> bool:

@@ -96,17 +96,13 @@ class ErrorRateDrift(Detector):
         """Feed a 1-D array of 0 (right) and 1 (wrong); NaN for unknown."""
         positions, values = binary_stream("errors", errors)
         self._begin()
-        adwin = self._adwin
         key = (self.kind, self.name, None)
-        for i, x in enumerate(values.tolist()):
-            width, total = adwin.width, adwin.total
-            adwin.update(x)
-            self._n_known += 1
-            if self._n_known % _CLOCK == 0:
-                self._checked.append(key)
-            if adwin.drift_detected:
-                history = np.concatenate([self._recent, values[:i + 1].astype(np.int8)])
-                self._on_cut(int(positions[i]), width + 1, total + x, history)
+        before = self._n_known
+        self._n_known += len(values)
+        self._checked += [key] * (self._n_known // _CLOCK - before // _CLOCK)
+        for i, width, total in feed_adwin(self._adwin, values.tolist()):
+            history = np.concatenate([self._recent, values[:i + 1].astype(np.int8)])
+            self._on_cut(int(positions[i]), width, total, history)
         self._recent = np.concatenate([self._recent, values.astype(np.int8)])[-_RECENT:]
         self._n_seen += len(errors)
 
@@ -142,6 +138,44 @@ class ErrorRateDrift(Detector):
                              f"restored with river {river_version}: {exc}") from None
         state["_adwin"] = adwin
         return state
+
+
+def feed_adwin(adwin: drift.ADWIN, values: list[float]) -> list[tuple[int, float, float]]:
+    """Feed ``values`` to river's ADWIN as its ``update`` would, one by one; return where it cut.
+
+    Each cut is ``(i, width, total)``: the index in ``values`` and the window's
+    width and sum just before the cut, item ``i`` included. The loop calls
+    river's compiled window directly, as ``ADWIN.update`` does after its
+    reset-on-detection, which is kept: the window starts anew on the item after
+    a cut.
+
+    >>> from river import drift
+    >>> adwin = drift.ADWIN(delta=0.002, clock=32)
+    >>> cuts = feed_adwin(adwin, [0.0] * 2000 + [1.0] * 300)
+    >>> [(i, w) for i, w, _ in cuts][:1]
+    [(2015, 2016.0)]
+    """
+    helper = adwin._helper
+    update = helper.update
+    width, total = float(helper.get_width()), float(helper.get_total())
+    pending = adwin.drift_detected
+    cuts = []
+    for i, x in enumerate(values):
+        seen_width, seen_total = width + 1.0, total + x
+        if pending:
+            adwin._reset()
+            helper = adwin._helper
+            update = helper.update
+            width = total = 0.0
+            pending = False
+        width += 1.0
+        total += x
+        if update(x):
+            cuts.append((i, seen_width, seen_total))
+            width, total = float(helper.get_width()), float(helper.get_total())
+            pending = True
+    adwin._drift_detected = pending
+    return cuts
 
 
 def locate_rise(recent: np.ndarray, width: float, total: float):

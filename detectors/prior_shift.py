@@ -10,7 +10,7 @@ from river import drift
 
 from driftline.detectors._checks import check_features, check_positive_int
 from driftline.detectors.base import Detection, Detector
-from driftline.detectors.error_rate import _adwin_bound, locate_rise
+from driftline.detectors.error_rate import _adwin_bound, feed_adwin, locate_rise
 from driftline.detectors.profile import PREDICTION
 
 # ADWIN looks for a cut after every item: river's default of every 32 items
@@ -198,8 +198,7 @@ class PriorShift(Detector):
         self._adwins[j] = [_adwin(delta) for _ in self._classes[j]]
         codes = self._codes(j, known)
         for c, adwin in enumerate(self._adwins[j]):
-            for x in (codes == c).astype(np.float64).tolist():
-                adwin.update(x)  # the reference's own changes are not reported
+            feed_adwin(adwin, (codes == c).astype(np.float64).tolist())  # its own cuts: not reported
         self._windows[j] = np.array([[a.width, a.total] for a in self._adwins[j]], dtype=np.float64)
         self._recent[j] = codes[-_RECENT:]
 
@@ -228,15 +227,10 @@ class PriorShift(Detector):
     def _test(self, j: int, codes: np.ndarray, positions: np.ndarray) -> list[Detection]:
         found = []
         for c, adwin in enumerate(self._adwins[j]):
-            width, total = self._windows[j][c]
-            for k, x in enumerate((codes == c).astype(np.float64).tolist()):
-                adwin.update(x)
-                width, total = width + 1.0, total + x  # 0/1 sums are exact
-                if adwin.drift_detected:
-                    history = np.concatenate([self._recent[j], codes[:k + 1]]) == c
-                    found += self._on_cut(j, c, int(positions[k]), width, total, history)
-                    width, total = adwin.width, adwin.total
-            self._windows[j][c] = width, total
+            for k, width, total in feed_adwin(adwin, (codes == c).astype(np.float64).tolist()):
+                history = np.concatenate([self._recent[j], codes[:k + 1]]) == c
+                found += self._on_cut(j, c, int(positions[k]), width, total, history)
+            self._windows[j][c] = adwin.width, adwin.total
         self._recent[j] = np.concatenate([self._recent[j], codes])[-_RECENT:]
         return found
 

@@ -61,6 +61,9 @@ def _why(raw: bytes, schema: str) -> str | None:
     except RecursionError:
         return f"not JSON: nested more than {_MAX_DEPTH} levels deep"
     except ValueError as err:  # e.g. an integer of more digits than Python converts
+        digits = re.search(r"value has (\d+) digits", str(err))
+        if digits:
+            return f"a number of {digits.group(1)} digits, outside the 64-bit and float64 ranges"
         return f"not JSON a reader can use: {err}"
     if not isinstance(obj, dict):
         return f"expected a JSON object, got {type(obj).__name__}"

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -39,7 +40,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, RebalanceInProgressError
 
 from driftline.consumers.monitor import MonitorConfig, ModelMonitor
 from driftline.consumers.worker.output import Outbox, Refused, Source
@@ -411,9 +412,29 @@ def run(settings: Settings, client_options: dict[str, Any] | None = None) -> Non
             loop.add_signal_handler(sig, worker.stop)
         await worker.run()
 
+    _tune_runtime()
     try:
         with observed(settings, ready=lambda: worker.ready) as worker.exporter:
             asyncio.run(main())
     except WorkerStopped as exc:
         log.critical("monitor stopped: %s", exc)
         raise SystemExit(1) from None
+    except (KafkaError, OSError) as exc:
+        log.critical("monitor stopped: %s", str(exc) or type(exc).__name__)
+        raise SystemExit(1) from None
+
+
+def _tune_runtime() -> None:
+    """Settings of the interpreter for a worker that processes events in one thread.
+
+    numpy's BLAS would start a thread per core for each small matrix product of
+    a detector; in a single-threaded worker those threads only contend with it
+    (scaling out is by more workers). Python's collector would walk every
+    pending prediction again and again as the join creates and frees entries;
+    collecting less often keeps that work in proportion.
+    """
+    with contextlib.suppress(Exception):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    gc.set_threshold(100_000, 50, 100)

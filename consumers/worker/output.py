@@ -121,12 +121,14 @@ async def _send_all(producer: Any, records: dict[tuple[str, int], list[_Pending]
                 sent.append((tp, members, future))
         results = await asyncio.gather(*(f for _, _, f in sent), return_exceptions=True)
         retry: dict[tuple[tuple[str, int], bool], list[_Pending]] = {}
+        waiting = False  # a retriable error: the broker needs time (a leader moving, a restart)
         for (tp, members, _), result in zip(sent, results):
             if not isinstance(result, BaseException):
                 continue
             if not isinstance(result, KafkaError):
                 raise result
             if getattr(result, "retriable", False):
+                waiting = True
                 retry.setdefault((tp, len(members) == 1), []).extend(members)
             elif len(members) == 1:
                 p = members[0]
@@ -139,7 +141,7 @@ async def _send_all(producer: Any, records: dict[tuple[str, int], list[_Pending]
             topics = sorted({tp[0] for tp, _ in retry})
             raise SendTimeout(f"records for {', '.join(topics)} were not acknowledged "
                               f"within {deadline_s:.0f} s")
-        if any(not single for _, single in retry):
+        if waiting:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
         todo = [(tp, items, single) for (tp, single), items in retry.items()]

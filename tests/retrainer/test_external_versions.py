@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
+import msgspec
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -65,7 +65,7 @@ def test_the_worker_names_its_first_champion_past_the_model_the_service_was_serv
     settings = kafka_settings.replace(min_train_examples=200, retrain_wait_s=5)
     topics = Topics(settings.topic_prefix)
     # The service's own model reports itself as "1"; the registry has never seen it.
-    served = [dataclasses.replace(ev, model_version="1") for ev in labeled_events("agrawal0", 600)]
+    served = [msgspec.structs.replace(ev, model_version="1") for ev in labeled_events("agrawal0", 600)]
     publish(producer_factory(), topics.labeled, served)
     with RetrainWorker(settings, registry, store) as worker:
         record = worker.handle(RetrainRequest("q1", "m", ["a1"], since_ts=0, ts=1))
