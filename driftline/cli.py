@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Consume retrain requests, train and gate a challenger, register "
                                "it and publish the new model version. Runs until interrupted.")
 
+    sub.add_parser("notify", help="deliver alerts to Alertmanager, a webhook and Slack",
+                   description="Read the alerts topic and deliver each alert to the receivers "
+                               "configured by DRIFTLINE_NOTIFY_* settings, with retries, a rate "
+                               "limit and dedup; offsets are committed after delivery. Runs until "
+                               "interrupted.")
+
     s = sub.add_parser("simulate", help="run the simulated service",
                        description="Predict with the current champion on a drifting synthetic "
                                    "stream and publish predictions and late, partial feedback.")
@@ -242,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     try:
         return _dispatch(args, settings)
+    except SettingsError as exc:
+        print(f"driftline {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except DriftlineError as exc:
         print(scrub(f"driftline {args.command}: error: {exc}"), file=sys.stderr)
         return 1

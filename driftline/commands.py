@@ -115,6 +115,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, args, out=sys.stdout)
 
 
+def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.kafka_admin import ensure_topics
+    from driftline.notify.worker import receivers_from, run
+
+    receivers_from(settings)  # a setting missing or wrong: one line, before any connection
+    ensure_topics(settings)
+    run(settings, _stop_on_signals())
+    return 0
+
+
 def format_alert(alert) -> str:
     when = datetime.fromtimestamp(alert.ts / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     where = f" feature={alert.feature}" if alert.feature else ""

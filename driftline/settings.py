@@ -99,12 +99,24 @@ ENV: dict[str, str] = {
     "mlflow_tracking_uri": "DRIFTLINE_MLFLOW_TRACKING_URI",
     "mlflow_model_prefix": "DRIFTLINE_MLFLOW_MODEL_PREFIX",
     "mlflow_alias": "DRIFTLINE_MLFLOW_ALIAS",
+    "http_port": "DRIFTLINE_HTTP_PORT",
+    "http_host": "DRIFTLINE_HTTP_HOST",
+    "metrics_max_models": "DRIFTLINE_METRICS_MAX_MODELS",
+    "notify_alertmanager_url": "DRIFTLINE_NOTIFY_ALERTMANAGER_URL",
+    "notify_webhook_url": "DRIFTLINE_NOTIFY_WEBHOOK_URL",
+    "notify_webhook_secret": "DRIFTLINE_NOTIFY_WEBHOOK_SECRET",
+    "notify_slack_url": "DRIFTLINE_NOTIFY_SLACK_URL",
+    "notify_rate_per_minute": "DRIFTLINE_NOTIFY_RATE_PER_MINUTE",
+    "notify_give_up_s": "DRIFTLINE_NOTIFY_GIVE_UP_S",
+    "notify_timeout_s": "DRIFTLINE_NOTIFY_TIMEOUT_S",
+    "notify_firing_ttl_s": "DRIFTLINE_NOTIFY_FIRING_TTL_S",
 }
 
 # Settings that may also be read from a file, for secrets mounted as files (Docker,
 # Kubernetes): the variable's name plus this suffix names the file.
 FILE_SUFFIX = "_FILE"
-FROM_FILE = ("kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_key_password", "registry_url")
+FROM_FILE = ("kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_key_password", "registry_url",
+             "notify_webhook_secret", "notify_slack_url")
 # Fields that hold a secret as a Secret.
 SECRET_FIELDS = ("kafka_sasl_password", "kafka_ssl_key_password")
 # DRIFTLINE_* names that are not settings: the test suite's and the benchmarks' own.
@@ -115,7 +127,7 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 
 
 # Fields whose values are never shown: not in errors, not in repr.
-SECRETS = frozenset({"artifact_key", *SECRET_FIELDS})
+SECRETS = frozenset({"artifact_key", *SECRET_FIELDS, "notify_webhook_secret", "notify_slack_url"})
 
 
 def _positive_int(text: str) -> int:
@@ -286,6 +298,26 @@ def _mlflow_alias(text: str) -> str:
     return text
 
 
+def _port_or_off(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError
+    return value
+
+
+def _http_url(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise ValueError
+    return text
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < float("inf"):
+        raise ValueError
+    return value
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError
@@ -352,6 +384,17 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "mlflow_tracking_uri": (_nonempty, "an MLflow tracking URI, e.g. http://127.0.0.1:5000"),
     "mlflow_model_prefix": (str, "a string"),
     "mlflow_alias": (_mlflow_alias, "an alias of letters, digits, '_' and '-', not starting with a digit"),
+    "http_port": (_port_or_off, "a port number from 1 to 65535, or 0 for no HTTP endpoint"),
+    "http_host": (_nonempty, "a host name or address to bind to, e.g. 127.0.0.1"),
+    "metrics_max_models": (_positive_int, "an integer >= 1"),
+    "notify_alertmanager_url": (_http_url, "an http(s) URL, e.g. http://127.0.0.1:9093"),
+    "notify_webhook_url": (_http_url, "an http(s) URL"),
+    "notify_webhook_secret": (_secret_key, "a secret of at least 16 characters"),
+    "notify_slack_url": (_http_url, "a Slack incoming-webhook URL (https://hooks.slack.com/...)"),
+    "notify_rate_per_minute": (_positive_float, "a number of deliveries per minute > 0"),
+    "notify_give_up_s": (_non_negative_float, "a number of seconds >= 0"),
+    "notify_timeout_s": (_positive_float, "a number of seconds > 0"),
+    "notify_firing_ttl_s": (_positive_float, "a number of seconds > 0"),
 }
 
 
@@ -455,6 +498,25 @@ class Settings:
     mlflow_tracking_uri: str = ""
     mlflow_model_prefix: str = ""
     mlflow_alias: str = "champion"
+    # Set: the worker serves /metrics, /healthz and /readyz on this port; 0: no HTTP endpoint.
+    http_port: int = 0
+    http_host: str = "127.0.0.1"
+    # Models with series of their own in /metrics; the others share model_id="_other".
+    metrics_max_models: int = 100
+    # Where `driftline notify` delivers alerts; each one left empty is not used.
+    notify_alertmanager_url: str = ""
+    notify_webhook_url: str = ""
+    notify_webhook_secret: str = dataclasses.field(default="", repr=False)
+    notify_slack_url: str = dataclasses.field(default="", repr=False)
+    # Deliveries per minute to each receiver (a burst of up to a tenth of a minute's worth).
+    notify_rate_per_minute: float = 60.0
+    # A receiver that keeps failing (down, 5xx) is retried for this long before the alert
+    # goes to dead-letter; one that refuses it (4xx) sends it there at once.
+    notify_give_up_s: float = 3600.0
+    notify_timeout_s: float = 10.0
+    # A firing alert tells Alertmanager it lasts this long unless resolved or sent again;
+    # the worker sends open episodes again well before.
+    notify_firing_ttl_s: float = 3600.0
 
     def __post_init__(self) -> None:
         for name in SECRET_FIELDS:

@@ -67,8 +67,10 @@ def state_topic(settings: Settings) -> str:
 class MonitorWorker:
     """One monitor process: ``await worker.run()`` until :meth:`stop`."""
 
-    def __init__(self, settings: Settings, profiles=None, client_options: dict[str, Any] | None = None) -> None:
+    def __init__(self, settings: Settings, profiles=None, client_options: dict[str, Any] | None = None,
+                 exporter=None) -> None:
         self.settings = settings
+        self.exporter = exporter  # a driftline.observe.MetricsExporter, fed what is published
         self.config = MonitorConfig.from_settings(settings)
         self.topics = t = Topics(settings.topic_prefix)
         self.inputs = [t.predictions, t.feedback, t.model_versions]
@@ -219,6 +221,8 @@ class MonitorWorker:
             slot.dirty = True
         log.info("dead letter %s[%d]@%d: %s", src.topic, src.partition, src.offset, reason)
         self._add_dead_letter(src, reason, now)
+        if self.exporter is not None:
+            self.exporter.observe_dead_letter(reason)
 
     def _add_dead_letter(self, src: Source, reason: str, now: int) -> None:
         t = self.topics.dead_letter
@@ -287,6 +291,13 @@ class MonitorWorker:
                 self.outbox.add(name, self.partitions[name], ev.key, ev.encode(), now)
         for alert in o.alerts:
             log.warning("alert %s %s %s: %s", alert.model_id, alert.kind, alert.feature or "", alert.message)
+        if self.exporter is not None:
+            for ev in o.metrics:
+                self.exporter.observe_metrics(ev)
+            for alert in o.alerts:
+                self.exporter.observe_alert(alert)
+            for _src, why in slot.dead:
+                self.exporter.observe_dead_letter(why)
         for src, why in slot.dead:
             self.stats["dead_letters"] += 1
             log.info("dead letter %s[%d]@%d: %s", src.topic, src.partition, src.offset, why)
@@ -299,6 +310,8 @@ class MonitorWorker:
         t = self.topics.alerts
         log.warning("alert %s: %s", alert.model_id, alert.message)  # type: ignore[attr-defined]
         self.outbox.add(t, self.partitions[t], alert.key, alert.encode(), now)
+        if self.exporter is not None:
+            self.exporter.observe_alert(alert)
 
     def _refused(self, r: Refused, now: int) -> None:
         """A record refused for good: its input goes to dead-letter with the reason."""
@@ -390,6 +403,8 @@ def _now_ms() -> int:
 def run(settings: Settings, client_options: dict[str, Any] | None = None) -> None:
     """Run a monitor worker until SIGINT/SIGTERM; exit code 1 with one log line if it cannot go on."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from driftline.observe.worker import observed
+
     worker = MonitorWorker(settings, client_options=client_options)
 
     async def main() -> None:
@@ -400,7 +415,8 @@ def run(settings: Settings, client_options: dict[str, Any] | None = None) -> Non
 
     _tune_runtime()
     try:
-        with failures_explained(settings):
+        with failures_explained(settings), \
+                observed(settings, ready=lambda: worker.ready) as worker.exporter:
             asyncio.run(main())
     except WorkerStopped as exc:
         log.critical("monitor stopped: %s", exc)
