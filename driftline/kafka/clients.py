@@ -40,7 +40,9 @@ from driftline.settings import ENV, Settings
 
 T = TypeVar("T")
 
-CONNECT_TIMEOUT_S = 5.0
+# Something listens at the address (checked first): a TLS handshake and a SASL exchange
+# with a busy or distant broker take seconds, a wrong protocol never answers.
+CONNECT_TIMEOUT_S = 15.0
 _TLS = ("SSL", "SASL_SSL")
 
 
