@@ -30,6 +30,12 @@ def test_wheel_holds_one_namespace_and_imports_the_same(tmp_path):
                      "driftline/retrainer/persistence/migrations/env.py",
                      "driftline/retrainer/persistence/migrations/versions/r0001_versions.py"):
         assert required in names
+    # Every package on disk, under the name it is imported by.
+    folders = {"driftline": "driftline", "producers": "driftline/producers", "consumers": "driftline/consumers",
+               "detectors": "driftline/detectors", "retrainer": "driftline/retrainer"}
+    on_disk = {f"{folders[init.relative_to(ROOT).parts[0]]}/{'/'.join(init.relative_to(ROOT).parts[1:])}"
+               for top in folders for init in (ROOT / top).rglob("__init__.py")}
+    assert on_disk - set(names) == set()
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, timeout=300)
