@@ -118,7 +118,7 @@ FILE_SUFFIX = "_FILE"
 FROM_FILE = ("kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_key_password", "registry_url",
              "notify_webhook_secret", "notify_slack_url")
 # Fields that hold a secret as a Secret.
-SECRET_FIELDS = ("kafka_sasl_password", "kafka_ssl_key_password")
+SECRET_FIELDS = ("kafka_sasl_password", "kafka_ssl_key_password", "notify_webhook_secret", "notify_slack_url")
 # DRIFTLINE_* names that are not settings: the test suite's and the benchmarks' own.
 NOT_SETTINGS = ("DRIFTLINE_TEST_", "DRIFTLINE_BENCH_")
 
@@ -127,7 +127,7 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 
 
 # Fields whose values are never shown: not in errors, not in repr.
-SECRETS = frozenset({"artifact_key", *SECRET_FIELDS, "notify_webhook_secret", "notify_slack_url"})
+SECRETS = frozenset({"artifact_key", *SECRET_FIELDS})
 
 
 def _positive_int(text: str) -> int:
@@ -506,8 +506,8 @@ class Settings:
     # Where `driftline notify` delivers alerts; each one left empty is not used.
     notify_alertmanager_url: str = ""
     notify_webhook_url: str = ""
-    notify_webhook_secret: str = dataclasses.field(default="", repr=False)
-    notify_slack_url: str = dataclasses.field(default="", repr=False)
+    notify_webhook_secret: Secret = Secret()
+    notify_slack_url: Secret = Secret()
     # Deliveries per minute to each receiver (a burst of up to a tenth of a minute's worth).
     notify_rate_per_minute: float = 60.0
     # A receiver that keeps failing (down, 5xx) is retried for this long before the alert

@@ -34,9 +34,9 @@ def receivers_from(settings: Settings) -> list[Receiver]:
     if s.notify_alertmanager_url:
         out.append(AlertmanagerReceiver(s.notify_alertmanager_url, s.notify_timeout_s, s.notify_firing_ttl_s))
     if s.notify_webhook_url:
-        out.append(WebhookReceiver(s.notify_webhook_url, s.notify_webhook_secret, s.notify_timeout_s))
+        out.append(WebhookReceiver(s.notify_webhook_url, s.notify_webhook_secret.reveal(), s.notify_timeout_s))
     if s.notify_slack_url:
-        out.append(SlackReceiver(s.notify_slack_url, s.notify_timeout_s))
+        out.append(SlackReceiver(s.notify_slack_url.reveal(), s.notify_timeout_s))
     if not out:
         raise SettingsError(f"no receiver configured: set {ENV['notify_alertmanager_url']}, "
                             f"{ENV['notify_webhook_url']} or {ENV['notify_slack_url']}")

@@ -41,8 +41,8 @@ def test_the_webhook_secret_and_slack_url_may_come_from_files(tmp_path):
     (tmp_path / "slack").write_text("https://hooks.slack.com/services/T0/B0/xyz\n")
     s = Settings.from_env({"DRIFTLINE_NOTIFY_WEBHOOK_SECRET_FILE": str(tmp_path / "secret"),
                            "DRIFTLINE_NOTIFY_SLACK_URL_FILE": str(tmp_path / "slack")})
-    assert s.notify_webhook_secret == "s3cret-of-sixteen-chars"
-    assert s.notify_slack_url == "https://hooks.slack.com/services/T0/B0/xyz"
+    assert s.notify_webhook_secret.reveal() == "s3cret-of-sixteen-chars"
+    assert s.notify_slack_url.reveal() == "https://hooks.slack.com/services/T0/B0/xyz"
     assert "s3cret" not in repr(s) and "xyz" not in repr(s)
 
 
@@ -52,3 +52,11 @@ def test_a_short_secret_in_a_file_is_refused_without_showing_it(tmp_path):
                      DRIFTLINE_NOTIFY_WEBHOOK_SECRET_FILE=str(tmp_path / "secret"))
     assert out.returncode == 2
     assert "at least 16 characters" in out.stderr and "short\n" not in out.stderr and "(the value given is not shown)" in out.stderr
+
+
+def test_the_notify_secrets_are_among_those_kept_out_of_logs():
+    from driftline.settings import Settings
+
+    s = Settings(notify_webhook_secret="s3cret-of-sixteen-chars",
+                 notify_slack_url="https://hooks.slack.com/services/T0/B0/xyz")
+    assert {"s3cret-of-sixteen-chars", "https://hooks.slack.com/services/T0/B0/xyz"} <= set(s.secret_values())
