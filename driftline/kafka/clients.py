@@ -31,6 +31,7 @@ import contextlib
 import importlib
 import logging
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -213,10 +214,20 @@ class _Captured(logging.Filter):
         # driftline.redact keeps a record's exceptions aside when it masks its message.
         found = [a for a in (*args, *getattr(record, "exceptions", ())) if isinstance(a, BaseException)]
         if found:
-            # The last few are enough to say why; a long outage logs many.
-            self.errors = [*self.errors, *found][-20:]
+            # The last few are enough to say why a long outage lasts, but a refused login or
+            # certificate is said once and then followed by plain disconnects: those are kept.
+            errors = [*self.errors, *found]
+            recent = errors[-20:]
+            self.errors = [e for e in errors[:-20] if _refusal(e)][-20:] + recent
         # Held back: a failed bootstrap logs each retry, at every layer; the caller's one line says why.
         return not self.hold
+
+
+def _refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a broker refusing the login or the TLS handshake."""
+    return any(isinstance(e, (ssl.SSLError, TokenProviderError))
+               or any(word in type(e).__name__ for word in ("Authentication", "UnsupportedSasl"))
+               or "authentication failed" in str(e).lower() for e in _chain(exc))
 
 
 # The two libraries' loggers: a filter applies to the records of its own logger only.
@@ -281,6 +292,12 @@ def explain(settings: Settings, errors: list[BaseException], timeout_s: float | 
                 return f"{where}: the TLS handshake failed ({reason})"
     hint = f"; does the listener expect another {ENV['kafka_security_protocol']} than {protocol}?"
     within = "" if timeout_s is None else f" within {timeout_s:g} s"
+    if protocol.startswith("SASL_") and mechanism != "OAUTHBEARER":
+        # A broker may close a refused login without an answer, so the password is a suspect too.
+        return (f"no Kafka broker answered at {settings.kafka_bootstrap}: something listens there but no "
+                f"SASL {mechanism} login of user {settings.kafka_sasl_username!r} over {protocol} finished"
+                f"{within}; is {ENV['kafka_sasl_password']} right, or does the listener expect another "
+                f"{ENV['kafka_security_protocol']} than {protocol}?")
     return (f"no Kafka broker answered at {settings.kafka_bootstrap}: something listens there but did "
             f"not answer as Kafka with {protocol}{within}{hint}")
 
@@ -318,8 +335,39 @@ def connect(cls: type[T], settings: Settings, *, timeout: float = CONNECT_TIMEOU
             for net in made:
                 net.close()
             message = explain(settings, captured.errors, timeout)
+            if message.startswith("no Kafka") and settings.kafka_security_protocol.startswith("SASL_"):
+                message = _second_opinion(settings) or message
             raise (BrokerUnavailable if message.startswith("no Kafka") else KafkaSecurityError)(message) \
                 from exc
+
+
+def _second_opinion(settings: Settings) -> str | None:
+    """Why aiokafka cannot log in either, if it can say; ``None`` if it can or cannot say why.
+
+    kafka-python drops the bytes of a read that also finds the connection
+    closed, so a broker that answers a refused login and closes at once
+    looks to it like a plain disconnect. aiokafka reads the answer first.
+    """
+    from aiokafka import AIOKafkaProducer
+
+    async def probe() -> str | None:
+        producer = AIOKafkaProducer(**aiokafka_options(settings),
+                                    request_timeout_ms=int(CONNECT_TIMEOUT_S * 1000))
+        try:
+            await start_aiokafka(producer, settings)
+        except KafkaSecurityError as exc:
+            return str(exc)
+        except Exception:  # noqa: BLE001 - nothing better to say than the first answer
+            return None
+        await producer.stop()
+        return None
+
+    answer: list[str | None] = [None]
+    # Its own thread: the caller may be inside an event loop already.
+    thread = threading.Thread(target=lambda: answer.__setitem__(0, asyncio.run(probe())), daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S + 5)
+    return answer[0]
 
 
 async def start_aiokafka(client: Any, settings: Settings) -> None:

@@ -121,3 +121,25 @@ def test_bad_registry_url_is_one_line_without_its_password(url, says):
     text = str(info.value)
     assert says in text and "DRIFTLINE_REGISTRY_URL" in text and "\n" not in text, text
     assert "db-pw" not in text
+
+
+def test_a_refused_login_is_still_the_reason_after_many_disconnects():
+    # A broker that refused a password drops the client's next attempts without saying why again.
+    from kafka.errors import KafkaConnectionError, SaslAuthenticationFailedError
+
+    from driftline.kafka.clients import _capturing, explain
+
+    settings = Settings(kafka_bootstrap="SASL_SSL://127.0.0.1:9093", kafka_sasl_mechanism="SCRAM-SHA-512",
+                        kafka_sasl_username="alice", kafka_sasl_password="pw")
+    log = logging.getLogger("kafka.net.manager")
+    with _capturing() as captured:
+        log.error("Connection failed: %s", SaslAuthenticationFailedError("SaslAuthenticationFailedError: bad"))
+        for _ in range(50):
+            log.error("Connection failed: %s", KafkaConnectionError("socket disconnected"))
+    assert len(captured.errors) == 21
+    assert explain(settings, captured.errors, 15).startswith(
+        "Kafka at 127.0.0.1:9093 refused the SASL SCRAM-SHA-512 login of user 'alice'")
+    with _capturing() as captured:
+        for _ in range(50):
+            log.error("Connection failed: %s", KafkaConnectionError("socket disconnected"))
+    assert explain(settings, captured.errors, 15).startswith("no Kafka broker answered")
