@@ -77,3 +77,40 @@ def wait_committed(bootstrap: str, group: str, topic: str, *, timeout_s: float,
     finally:
         admin.close()
         consumer.close()
+
+
+def read_to_end(bootstrap: str, topic: str, *, read_committed: bool = False,
+                timeout_s: float = 60.0) -> list:
+    """Every record of ``topic`` from the start to its end now, in offset order per partition.
+
+    With ``read_committed``, records of aborted transactions are left out and the
+    end is the last stable offset: an open transaction holds it until it ends.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             isolation_level="read_committed" if read_committed else "read_uncommitted")
+    records: list = []
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert parts, f"topic {topic} does not exist"
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, f"{topic} not read to its end within {timeout_s:.0f} s"
+            for recs in consumer.poll(timeout_ms=200).values():
+                records.extend(recs)
+        return records
+    finally:
+        consumer.close()
+
+
+def group_offsets(admin, group: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """The offsets ``group`` has committed on ``topics`` (none before its coordinator is known)."""
+    from kafka.errors import KafkaError
+
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+    except KafkaError:  # the group's coordinator is not there yet
+        return {}
+    return {tp: meta.offset for tp, meta in committed.items() if tp.topic in topics and meta.offset >= 0}
