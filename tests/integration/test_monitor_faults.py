@@ -359,3 +359,99 @@ def test_kill_9_at_three_points_loses_nothing_and_counts_stay_exact(kafka_bootst
           f"labeled {len(out.labeled)} records, {len(twice)} written twice; "
           f"{sum(copies.values()) - len(copies)} extra copies; "
           f"a commit {', '.join(f'{x:.1f}' for x in restart_s)} s after the start or kill")
+
+
+def wait_members(s: Settings, n: int, procs: list[subprocess.Popen], timeout_s: float = 120.0) -> None:
+    """Wait until the monitor's group is stable with ``n`` members."""
+    admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+    group = f"{s.topic_prefix}monitor"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for proc in procs:
+                assert proc.poll() is None, f"a worker exited:\n{Workers.tail(proc)}"
+            try:
+                info = admin.describe_groups([group]).get(group, {})
+            except Exception:  # no coordinator yet
+                info = {}
+            if info.get("group_state") == "Stable" and len(info.get("members") or ()) == n:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"the group {group} never had {n} stable members")
+    finally:
+        admin.close()
+
+
+@pytest.mark.parametrize("guarantee", GUARANTEES)
+def test_one_of_two_workers_killed_the_other_takes_its_partitions_over(kafka_bootstrap, tmp_path,
+                                                                      guarantee):
+    s = _settings(kafka_bootstrap, tmp_path / "home", guarantee)
+    ensure_topics(s)
+    t = Topics(s.topic_prefix)
+    models = models_on_partitions(2, "pair")
+    stream = Stream.build(t, models, n_chunks=300, per_chunk=4)
+    total = sum(len(c) for c in stream.chunks)
+    with Workers(s, tmp_path / "logs") as workers, progress_of(s) as progress:
+        doomed, survivor = workers.start(), workers.start()
+        wait_members(s, 2, workers.procs)
+        with feeding(Feeder(kafka_bootstrap, stream.chunks, CHUNK_EVERY_S / 2)) as feeder:
+            # Both workers commit on their partitions, past their models' warm-up (reference_size).
+            parts = {tp.partition for tp in progress.offsets() if tp.topic == t.predictions}
+            deadline = time.monotonic() + 60
+            while parts != set(range(PARTITIONS)) or progress.total() < 0.3 * total:
+                assert time.monotonic() < deadline, progress.offsets()
+                time.sleep(0.05)
+                parts = {tp.partition for tp in progress.offsets() if tp.topic == t.predictions}
+            before = {tp: off for tp, off in progress.offsets().items() if tp.topic == t.predictions}
+            killed_at = workers.kill(doomed)
+            # The time each input partition's committed offset moves again.
+            moved: dict[int, float] = {}
+            while len(moved) < PARTITIONS:
+                assert time.monotonic() < deadline + 60, (moved, progress.offsets())
+                assert survivor.poll() is None, Workers.tail(survivor)
+                offsets = progress.offsets()
+                for tp, off in offsets.items():
+                    if tp in before and off > before[tp] and tp.partition not in moved:
+                        moved[tp.partition] = (_now_ms() - killed_at) / 1000
+                time.sleep(0.05)
+            at_kill = sum(before.values())
+            time.sleep(1.0)  # the survivor runs both shares on the live stream, then gets the rest
+            feeder.gate.set()
+            feeder.join(timeout=120)
+            assert feeder.error is None and feeder.sent == len(feeder.chunks), feeder.error
+        progress.wait_all(survivor)
+        send_tail(s, models, stream)
+        progress.wait_all(survivor)
+        workers.stop(survivor)
+    # The killed worker's partitions are those idle until the takeover: after the largest gap.
+    order = sorted(moved, key=moved.get)
+    gap = max(range(1, PARTITIONS), key=lambda i: moved[order[i]] - moved[order[i - 1]])
+    taken = set(order[gap:])
+    assert len(taken) == PARTITIONS // 2, moved  # the range assignor gave each worker two
+
+    out = Outputs.read(s)
+    copies = Counter(ev.event_id for _, ev in out.labeled)
+    assert set(copies) == stream.matched, (
+        f"lost {len(stream.matched - set(copies))}, unexpected {len(set(copies) - stream.matched)}")
+    twice = {pid for pid, n in copies.items() if n > 1}
+    finals = {model: records[-1][1] for model, records in out.metrics_by_model().items()}
+    # Every prediction is counted once, whichever worker counted it.
+    assert sum(m.n_predictions for m in finals.values()) == sum(stream.predictions.values())
+    if guarantee == "exactly_once":
+        assert not twice, f"{len(twice)} labeled examples written more than once"
+        check_counts(out, stream, skip_stamps=set())
+    else:
+        # Copies only of the killed worker's models, from the interval it had in flight.
+        dead_records = [(r, ev) for r, ev in out.labeled + out.metrics
+                        if r.partition in taken and r.timestamp <= killed_at]
+        in_flight = {max(r.timestamp for r, _ in dead_records)} if dead_records else set()
+        stamps = defaultdict(list)
+        for r, ev in out.labeled:
+            stamps[ev.event_id].append(r.timestamp)
+        wrong = {pid: st for pid, st in stamps.items() if pid in twice and not set(sorted(st)[:-1]) <= in_flight}
+        assert not wrong, f"{len(wrong)} labeled examples repeated from a completed interval"
+        check_counts(out, stream, skip_stamps=in_flight)
+    print(f"\n{guarantee}: {at_kill} predictions committed at the kill, of {sum(stream.predictions.values())}; "
+          f"partitions {sorted(taken)} moved again {max(moved.values()):.1f} s after the kill "
+          f"(the others {min(moved.values()):.1f} s); labeled {len(out.labeled)} records, "
+          f"{len(twice)} written twice")
