@@ -83,8 +83,10 @@ def read_to_end(bootstrap: str, topic: str, *, read_committed: bool = False,
                 timeout_s: float = 60.0) -> list:
     """Every record of ``topic`` from the start to its end now, in offset order per partition.
 
-    With ``read_committed``, records of aborted transactions are left out and the
-    end is the last stable offset: an open transaction holds it until it ends.
+    With ``read_committed``, records of aborted transactions are left out, and
+    the reading waits until no transaction is open on ``topic`` (that of a
+    killed producer ends when the broker times it out): until then, what was
+    committed after it cannot be read.
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                              isolation_level="read_committed" if read_committed else "read_uncommitted")
@@ -92,10 +94,12 @@ def read_to_end(bootstrap: str, topic: str, *, read_committed: bool = False,
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         assert parts, f"topic {topic} does not exist"
+        deadline = time.monotonic() + timeout_s
+        ends = consumer.end_offsets(parts)
+        if read_committed:
+            ends = _wait_stable(bootstrap, consumer, parts, deadline)
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
-        deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < end for tp, end in ends.items()):
             assert time.monotonic() < deadline, f"{topic} not read to its end within {timeout_s:.0f} s"
             for recs in consumer.poll(timeout_ms=200).values():
@@ -103,6 +107,20 @@ def read_to_end(bootstrap: str, topic: str, *, read_committed: bool = False,
         return records
     finally:
         consumer.close()
+
+
+def _wait_stable(bootstrap: str, committed: KafkaConsumer, parts: list, deadline: float) -> dict:
+    """The end offsets once the last stable offset of every partition is its high watermark."""
+    everything = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        while True:
+            stable, high = committed.end_offsets(parts), everything.end_offsets(parts)
+            if stable == high:
+                return stable
+            assert time.monotonic() < deadline, f"a transaction stays open on {parts[0].topic}"
+            time.sleep(0.2)
+    finally:
+        everything.close()
 
 
 def group_offsets(admin, group: str, topics: list[str]) -> dict[TopicPartition, int]:

@@ -1,10 +1,11 @@
 """``kill -9`` of monitor workers mid-stream, on the real broker, under both guarantees.
 
 Each test runs ``python -m driftline monitor`` as processes on a stream of
-predictions and late feedback for models spread over 4 partitions: part of
-the stream is there before the first worker starts, the rest arrives while
-the workers run. Workers are killed with SIGKILL while they process and
-commit, and the outputs are read back at the end with ``read_committed``:
+predictions and late feedback for models spread over 4 partitions: one
+worker killed at three points of a preloaded stream and restarted each time,
+or one of two workers killed while the stream arrives. Kills are SIGKILL
+while the workers process and commit; the outputs are read back at the end
+with ``read_committed``:
 
 - every feedback that matches a prediction is in ``labeled``, nothing else is;
 - the last metrics record of each model counts every prediction and every
@@ -34,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from driftline.contract import Topics, decode_labeled, decode_metrics, dumps
@@ -47,7 +48,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 GUARANTEES = ["at_least_once", "exactly_once"]
 PARTITIONS = 4
-CHUNK_EVERY_S = 0.2  # one chunk of the stream arrives this often, until the last start
+CHUNK_EVERY_S = 0.1  # a live stream sends one chunk this often
 LABEL_LAG = 3  # most labels arrive this many chunks after their prediction: they wait in the state
 
 
@@ -193,7 +194,10 @@ class Progress:
         self.bootstrap = settings.kafka_bootstrap
         self.group = f"{settings.topic_prefix}monitor"
         self.inputs = [t.predictions, t.feedback]
+        self.labeled = t.labeled
         self.admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                      enable_auto_commit=False)
 
     def offsets(self) -> dict:
         return group_offsets(self.admin, self.group, self.inputs)
@@ -213,6 +217,27 @@ class Progress:
         raise AssertionError(f"no progress past {committed} committed inputs in {timeout_s:.0f} s:\n"
                              f"{Workers.tail(proc)}")
 
+    def wait_outputs_ahead(self, proc: subprocess.Popen, timeout_s: float = 30.0) -> bool:
+        """Wait until labeled examples were written after the last commit, and no commit since.
+
+        That is a worker between the first and the last step of a commit: outputs
+        written, offsets not committed yet. False if none was seen within ``timeout_s``.
+        """
+        parts = [TopicPartition(self.labeled, p) for p in range(PARTITIONS)]
+        written = lambda: sum(self.consumer.end_offsets(parts).values())  # noqa: E731
+        committed = self.total()
+        base = written()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"the worker exited:\n{Workers.tail(proc)}"
+            ahead = written() > base
+            now = self.total()  # read after the outputs: no commit yet if unchanged
+            if now != committed:
+                committed, base = now, written()
+            elif ahead:
+                return True
+        return False
+
     def wait_all(self, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
         for topic in self.inputs:
             assert wait_committed(self.bootstrap, self.group, topic, timeout_s=timeout_s,
@@ -221,6 +246,7 @@ class Progress:
 
     def close(self) -> None:
         self.admin.close()
+        self.consumer.close()
 
 
 @contextlib.contextmanager
@@ -265,8 +291,8 @@ class Outputs:
     @classmethod
     def read(cls, s: Settings) -> Outputs:
         t = Topics(s.topic_prefix)
-        labeled = read_to_end(s.kafka_bootstrap, t.labeled, read_committed=True, timeout_s=90)
-        metrics = read_to_end(s.kafka_bootstrap, t.metrics, read_committed=True, timeout_s=90)
+        labeled = read_to_end(s.kafka_bootstrap, t.labeled, read_committed=True, timeout_s=120)
+        metrics = read_to_end(s.kafka_bootstrap, t.metrics, read_committed=True, timeout_s=120)
         return cls([(r, decode_labeled(r.value)) for r in labeled],
                    [(r, decode_metrics(r.value)) for r in metrics])
 
@@ -318,14 +344,18 @@ def test_kill_9_at_three_points_loses_nothing_and_counts_stay_exact(kafka_bootst
     runs: list[tuple[int, int]] = []  # (start, kill) of each killed worker, in ms
     at_kill: list[int] = []  # inputs committed when it was killed
     restart_s: list[float] = []  # from the start (or the kill before) to its first commit
+    in_commit: list[bool] = []  # whether a kill was seen to come between outputs and commit
     with Workers(s, tmp_path / "logs") as workers, progress_of(s) as progress:
-        for share in (0.1, 0.35, 0.6):
+        # The first kill comes wherever the worker is once it has passed 10% of the stream;
+        # the others as soon as it has written outputs it has not committed yet.
+        for share, mid_commit in ((0.1, False), (0.35, True), (0.6, True)):
             start = _now_ms()
             proc = workers.start()
             committed = progress.wait_beyond(at_kill[-1] if at_kill else 0, proc)
             restart_s.append((_now_ms() - (runs[-1][1] if runs else start)) / 1000)
             while committed < share * total:
                 committed = progress.wait_beyond(committed, proc)
+            in_commit.append(mid_commit and progress.wait_outputs_ahead(proc))
             runs.append((start, workers.kill(proc)))
             at_kill.append(progress.total())
         produce_to(kafka_bootstrap, [m for chunk in rest for m in chunk])
@@ -337,7 +367,9 @@ def test_kill_9_at_three_points_loses_nothing_and_counts_stay_exact(kafka_bootst
     # Each kill came after its worker had committed some of the stream, and before all of it.
     assert 0 < at_kill[0] < at_kill[1] < at_kill[2] < total, (at_kill, total)
 
+    stopped = time.monotonic()
     out = Outputs.read(s)
+    read_s = time.monotonic() - stopped  # includes waiting for the transactions of the killed to end
     copies = Counter(ev.event_id for _, ev in out.labeled)
     assert set(copies) == stream.matched, (
         f"lost {len(stream.matched - set(copies))}, unexpected {len(set(copies) - stream.matched)}")
@@ -355,10 +387,12 @@ def test_kill_9_at_three_points_loses_nothing_and_counts_stay_exact(kafka_bootst
                  if pid in twice and not set(sorted(stamps)[:-1]) <= in_flight}
         assert not wrong, f"{len(wrong)} labeled examples repeated from a completed interval"
         check_counts(out, stream, skip_stamps=in_flight)
-    print(f"\n{guarantee}: committed at the kills {at_kill} of {total}; "
+    print(f"\n{guarantee}: committed at the kills {at_kill} of {total} (between outputs and "
+          f"commit: {in_commit}); "
           f"labeled {len(out.labeled)} records, {len(twice)} written twice; "
           f"{sum(copies.values()) - len(copies)} extra copies; "
-          f"a commit {', '.join(f'{x:.1f}' for x in restart_s)} s after the start or kill")
+          f"a commit {', '.join(f'{x:.1f}' for x in restart_s)} s after the start or kill; "
+          f"outputs read in {read_s:.1f} s, {(_now_ms() - runs[-1][1]) / 1000:.1f} s after the last kill")
 
 
 def wait_members(s: Settings, n: int, procs: list[subprocess.Popen], timeout_s: float = 120.0) -> None:
@@ -394,7 +428,7 @@ def test_one_of_two_workers_killed_the_other_takes_its_partitions_over(kafka_boo
     with Workers(s, tmp_path / "logs") as workers, progress_of(s) as progress:
         doomed, survivor = workers.start(), workers.start()
         wait_members(s, 2, workers.procs)
-        with feeding(Feeder(kafka_bootstrap, stream.chunks, CHUNK_EVERY_S / 2)) as feeder:
+        with feeding(Feeder(kafka_bootstrap, stream.chunks, CHUNK_EVERY_S)) as feeder:
             # Both workers commit on their partitions, past their models' warm-up (reference_size).
             parts = {tp.partition for tp in progress.offsets() if tp.topic == t.predictions}
             deadline = time.monotonic() + 60
@@ -404,6 +438,7 @@ def test_one_of_two_workers_killed_the_other_takes_its_partitions_over(kafka_boo
                 parts = {tp.partition for tp in progress.offsets() if tp.topic == t.predictions}
             before = {tp: off for tp, off in progress.offsets().items() if tp.topic == t.predictions}
             killed_at = workers.kill(doomed)
+            assert feeder.sent < len(feeder.chunks), "the stream ended before the kill"
             # The time each input partition's committed offset moves again.
             moved: dict[int, float] = {}
             while len(moved) < PARTITIONS:
@@ -429,7 +464,9 @@ def test_one_of_two_workers_killed_the_other_takes_its_partitions_over(kafka_boo
     taken = set(order[gap:])
     assert len(taken) == PARTITIONS // 2, moved  # the range assignor gave each worker two
 
+    stopped = time.monotonic()
     out = Outputs.read(s)
+    read_s = time.monotonic() - stopped  # includes waiting for the transactions of the killed to end
     copies = Counter(ev.event_id for _, ev in out.labeled)
     assert set(copies) == stream.matched, (
         f"lost {len(stream.matched - set(copies))}, unexpected {len(set(copies) - stream.matched)}")
@@ -448,10 +485,13 @@ def test_one_of_two_workers_killed_the_other_takes_its_partitions_over(kafka_boo
         stamps = defaultdict(list)
         for r, ev in out.labeled:
             stamps[ev.event_id].append(r.timestamp)
-        wrong = {pid: st for pid, st in stamps.items() if pid in twice and not set(sorted(st)[:-1]) <= in_flight}
+        wrong = {pid: st for pid, st in stamps.items()
+                 if pid in twice and not set(sorted(st)[:-1]) <= in_flight}
         assert not wrong, f"{len(wrong)} labeled examples repeated from a completed interval"
         check_counts(out, stream, skip_stamps=in_flight)
-    print(f"\n{guarantee}: {at_kill} predictions committed at the kill, of {sum(stream.predictions.values())}; "
+    print(f"\n{guarantee}: {at_kill} predictions committed at the kill, "
+          f"of {sum(stream.predictions.values())}; "
           f"partitions {sorted(taken)} moved again {max(moved.values()):.1f} s after the kill "
           f"(the others {min(moved.values()):.1f} s); labeled {len(out.labeled)} records, "
-          f"{len(twice)} written twice")
+          f"{len(twice)} written twice; outputs read in {read_s:.1f} s, "
+          f"{(_now_ms() - killed_at) / 1000:.1f} s after the kill")
