@@ -1,4 +1,4 @@
-"""The runs benchmarks/throughput.py measures: the stream, the raw loops, the floor, the monitor.
+"""The stream of benchmarks/throughput.py and its runs of plain clients: the raw loops and the floor.
 
 Each run returns what the table prints; none of them prints. The stream is
 made once and preloaded, byte for byte, under each topic prefix, so every run
@@ -15,9 +15,6 @@ import asyncio
 import dataclasses
 import itertools
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -30,7 +27,6 @@ from driftline.consumers.worker.output import partition_of
 from driftline.contract import Topics, decode_feedback, decode_prediction
 from driftline.kafka.clients import aiokafka_options, start_aiokafka
 from driftline.kafka_admin import admin_client
-from driftline.processes import settings_env
 from driftline.settings import Settings
 
 NUMERIC = 8
@@ -295,175 +291,3 @@ def create_floor_topics(settings: Settings, outputs: dict[str, list]) -> None:
                              for t, records in outputs.items() if records])
     finally:
         admin.close()
-
-
-# ---------------------------------------------------------------- the monitor
-
-
-def end_offsets(settings: Settings) -> dict:
-    from kafka import KafkaConsumer, TopicPartition
-
-    from driftline.kafka.clients import connect
-
-    topics = Topics(settings.topic_prefix)
-    c = connect(KafkaConsumer, settings)
-    try:
-        tps = [TopicPartition(t, p) for t in (topics.predictions, topics.feedback)
-               for p in c.partitions_for_topic(t)]
-        return c.end_offsets(tps)
-    finally:
-        c.close()
-
-
-@dataclasses.dataclass
-class MonitorRun:
-    events: int  # read from the first commit counted to the last
-    seconds: float
-    startup_s: float  # start of the processes to the first commit counted
-    total_s: float  # start of the processes to the last commit
-    peak_rss_mib: list[float]  # VmHWM of each worker
-    cpu_s: list[float]  # user + system time of each worker
-    together: bool = True  # all workers were in the group when counting began
-
-
-def _proc_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (a profiler given in DRIFTLINE_BENCH_PROFILE runs the worker as a child)."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return pids
-
-
-def peak_rss_mib(pid: int) -> float:
-    peak = 0
-    for p in _proc_tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-        except OSError:
-            pass
-    return peak / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    total = 0
-    for p in _proc_tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _all_joined(admin: Any, group: str, workers: int) -> bool:
-    """Whether ``workers`` members hold the group's partitions, the rebalance done."""
-    try:
-        described = admin.describe_groups([group]).get(group) or {}
-    except Exception:
-        return False
-    return described.get("group_state") == "Stable" and len(described.get("members") or ()) == workers
-
-
-def monitor_run(settings: Settings, ends: dict, workers: int, timeout_s: float) -> MonitorRun:
-    """``workers`` processes of ``driftline monitor`` in one group, until its offsets reach ``ends``.
-
-    Counting starts at the group's first commit, or with several workers at
-    the first commit once all of them are in the group (the first to start
-    takes every partition until the others join); if the run ends before
-    that, at the first commit, and ``together`` is False.
-    """
-    env = settings_env(settings)
-    admin = admin_client(settings)
-    group = f"{settings.topic_prefix}monitor"
-    total = sum(ends.values())
-    cmd = [sys.executable, "-m", "driftline", "monitor"]
-    if os.environ.get("DRIFTLINE_BENCH_PROFILE"):  # e.g. "py-spy record -o prof.txt -f raw --"
-        cmd = os.environ["DRIFTLINE_BENCH_PROFILE"].split() + cmd
-    started = time.perf_counter()
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(workers)]
-    first = together = None  # (time, events committed)
-    joined = workers == 1
-    last_done = 0
-    try:
-        while time.perf_counter() - started < timeout_s:
-            for proc in procs:
-                if proc.poll() is not None:
-                    raise SystemExit(f"a monitor worker exited with code {proc.returncode}")
-            try:
-                offsets = admin.list_group_offsets({group: None}).get(group, {})
-            except Exception:
-                offsets = {}
-            joined = joined or _all_joined(admin, group, workers)
-            done = sum(min(o.offset, ends[tp]) for tp, o in offsets.items() if tp in ends)
-            now = time.perf_counter()
-            if done > 0 and first is None:
-                first = (now, done)
-            if done > 0 and joined and together is None and done < total:
-                together = (now, done)
-            last_done = done
-            if done >= total:
-                start = together or first
-                return MonitorRun(events=total - start[1], seconds=now - start[0],
-                                  startup_s=start[0] - started, total_s=now - started,
-                                  peak_rss_mib=[peak_rss_mib(p.pid) for p in procs],
-                                  cpu_s=[cpu_seconds(p.pid) for p in procs], together=together is not None)
-            time.sleep(0.25)
-        raise SystemExit(f"the monitor did not catch up in {timeout_s:.0f}s ({last_done}/{total})")
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        admin.close()
-
-
-# ---------------------------------------------------------------- in process
-
-
-def in_process(stream: Stream, settings: Settings) -> tuple[int, float]:
-    """``(events, CPU seconds)`` of ``ModelMonitor.process`` over the decoded stream, per model in batches.
-
-    Each model's predictions and labels are merged by event time, as they
-    arrive, and processed ``batch_size`` at a time with the worker's runtime
-    settings. Decoding is not counted (the raw rows show its cost).
-    """
-    from driftline.consumers.monitor import ModelMonitor, MonitorConfig
-    from driftline.consumers.worker.loop import _tune_runtime
-
-    by_model: dict[str, list] = {m: [] for m in stream.models}
-    for key, value in stream.records["predictions"]:
-        by_model[key.decode()].append(decode_prediction(value))
-    for key, value in stream.records["feedback"]:
-        by_model[key.decode()].append(decode_feedback(value))
-    for events in by_model.values():
-        events.sort(key=lambda ev: ev.ts)  # stable: a prediction before a label of the same ms
-    config = MonitorConfig.from_settings(settings)
-    size = settings.batch_size
-    _tune_runtime()
-    cpu = 0.0
-    events = 0
-    for model, evs in by_model.items():
-        monitor = ModelMonitor(model, config)
-        for i in range(0, len(evs), size):
-            batch = evs[i:i + size]
-            now = time.time_ns() // 1_000_000
-            t = time.process_time()
-            monitor.process(batch, now)
-            cpu += time.process_time() - t
-            events += len(batch)
-    return events, cpu
