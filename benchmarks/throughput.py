@@ -1,9 +1,10 @@
 """Events per second through the monitor on a real broker, next to plain consumers of the same topics.
 
 One stream (predictions with 8 numeric features and 1 categorical, labels for
-a share of them) over models whose ids hash to every one of 4 partitions, is
-preloaded byte for byte under three topic prefixes: one for each monitor run,
-so no run starts from another's state or offsets. In the same run it measures:
+a share of them) over models whose ids hash evenly to the 4 partitions, is
+written byte for byte under four topic prefixes: one read by the plain loops,
+and one for each monitor run, so no run starts from another's state or
+offsets. In the same run it measures:
 
 - baseline: a plain aiokafka consumer reading both input topics from the start
   and decoding every message with the contract's decoders
@@ -12,13 +13,15 @@ so no run starts from another's state or offsets. In the same run it measures:
 - floor for a processor: the baseline loop that also writes as many records as
   the 1-worker monitor wrote to each of its output topics (labeled, metrics,
   alerts, retrain-requests, dead-letter, monitor-state; its own records, to
-  ``<topic>-floor`` topics) with an idempotent acks=all producer in batches,
+  ``floor-<output>`` topics) with an idempotent acks=all producer in batches,
   and every commit interval awaits them, then commits;
 - monitor, 1 worker / 2 workers / 1 worker exactly_once: ``driftline monitor``
-  child processes in one consumer group, timed from the group's first commit
-  (with 2 workers: the first once both are in the group) to the commit
-  reaching the end of both topics; start-up and the whole run are reported
-  apart. Each worker's peak RSS (VmHWM) and CPU time are shown;
+  child processes in one consumer group. They start on empty input topics;
+  once every worker holds its partitions the stream is written (as fast as
+  the broker takes it) and the run is timed from the group's first commit to
+  the commit reaching the end of both topics, so start-up and the rebalance
+  as the second worker joins are not counted (both are printed apart). Each
+  worker's peak RSS (VmHWM) and CPU time are shown;
 - in process: ``ModelMonitor.process`` alone over the same decoded events, each
   model's events in batches of the worker's batch size, with the worker's
   runtime settings; its seconds are CPU time (decoding not included).
@@ -53,7 +56,7 @@ from driftline.kafka_admin import ensure_topics  # noqa: E402
 from driftline.settings import Settings  # noqa: E402
 
 PARTITIONS = 4
-QUICK = {"predictions": 20_000}
+QUICK = {"predictions": 20_000, "passes": 1}
 
 
 def broker():
@@ -64,17 +67,19 @@ def broker():
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help=f"a small stream ({QUICK['predictions']} predictions)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"a small stream ({QUICK['predictions']} predictions), one pass of each raw loop")
     ap.add_argument("--predictions", type=int, default=None, help="predictions in the stream (200000)")
     ap.add_argument("--feedback", type=float, default=0.8, help="share of predictions that get a label")
     ap.add_argument("--models-per-partition", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=1000, help="the monitor's DRIFTLINE_BATCH_SIZE")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds each monitor run may take")
-    ap.add_argument("--passes", type=int, default=3, help="passes of each raw loop; the fastest is shown")
+    ap.add_argument("--passes", type=int, default=None, help="passes of each raw loop; the fastest is shown (3)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    if args.predictions is None:
-        args.predictions = QUICK["predictions"] if args.quick else 200_000
+    for name, full in (("predictions", 200_000), ("passes", 3)):
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK[name] if args.quick else full)
     if args.predictions < 1 or not 0 <= args.feedback <= 1 or args.models_per_partition < 1 or args.batch_size < 1 \
             or args.passes < 1:
         ap.error("--predictions, --models-per-partition, --batch-size and --passes must be >= 1, "
@@ -93,34 +98,37 @@ def main(argv: list[str] | None = None) -> None:
         base = Settings.from_env().replace(kafka_bootstrap=bootstrap, partitions=PARTITIONS,
                                            batch_size=args.batch_size, http_port=0,
                                            processing_guarantee="at_least_once")
-        one, two, eos = (base.replace(topic_prefix=f"bench{run_id}-{name}.", home=f"{home}/{name}")
-                         for name in ("1w", "2w", "eos"))
+        raw, one, two, eos = (base.replace(topic_prefix=f"bench{run_id}-{name}.", home=f"{home}/{name}")
+                              for name in ("raw", "1w", "2w", "eos"))
         eos = eos.replace(processing_guarantee="exactly_once")
-        t = time.perf_counter()
-        for s in (one, two, eos):
+        for s in (raw, one, two, eos):
             ensure_topics(s)
-            asyncio.run(runs.preload(s, stream))
+        t = time.perf_counter()
+        asyncio.run(runs.preload(raw, stream))
         print(f"preloaded {total} events ({stream.count('predictions')} predictions, "
               f"{stream.count('feedback')} labels, {len(models)} models on {PARTITIONS} partitions) "
-              f"3 times in {time.perf_counter() - t:.1f}s")
+              f"in {time.perf_counter() - t:.1f}s")
+
+        def load(settings: Settings):
+            return lambda: asyncio.run(runs.preload(settings, stream))
 
         rows = []
-        base_s = min(asyncio.run(runs.raw_loop(one, total, "contract")) for _ in range(args.passes))
+        base_s = min(asyncio.run(runs.raw_loop(raw, total, "contract")) for _ in range(args.passes))
         rows.append(("baseline: raw aiokafka consume + contract decode", total, base_s, None))
-        json_s = min(asyncio.run(runs.raw_loop(one, total, "json")) for _ in range(args.passes))
+        json_s = min(asyncio.run(runs.raw_loop(raw, total, "json")) for _ in range(args.passes))
         rows.append(("raw aiokafka consume + json.loads", total, json_s, None))
 
-        mon1 = monitor.monitor_run(one, monitor.end_offsets(one), 1, args.timeout)
+        mon1 = monitor.monitor_run(one, 1, load(one), args.timeout)
         counts = runs.output_counts(one)
         outputs = asyncio.run(runs.read_outputs(one))
-        runs.create_floor_topics(one, outputs)
-        floor_s = asyncio.run(runs.floor_loop(one, total, outputs, counts))
+        runs.create_floor_topics(raw, outputs)
+        floor_s = asyncio.run(runs.floor_loop(raw, total, outputs, counts))
         written = sum(counts.values())
         rows.append((f"floor: consume + decode + produce {written} outputs", total, floor_s, None))
         rows.append(("monitor, 1 worker (first to last commit)", mon1.events, mon1.seconds, mon1))
-        mon2 = monitor.monitor_run(two, monitor.end_offsets(two), 2, args.timeout)
+        mon2 = monitor.monitor_run(two, 2, load(two), args.timeout)
         rows.append(("monitor, 2 workers", mon2.events, mon2.seconds, mon2))
-        mon_eos = monitor.monitor_run(eos, monitor.end_offsets(eos), 1, args.timeout)
+        mon_eos = monitor.monitor_run(eos, 1, load(eos), args.timeout)
         rows.append(("monitor, 1 worker, exactly_once", mon_eos.events, mon_eos.seconds, mon_eos))
     events, cpu = monitor.in_process(stream, one)
     rows.append((f"in process: ModelMonitor.process, batch {args.batch_size} (CPU)", events, cpu, None))
@@ -134,10 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         cpu_s = "+".join(f"{c:.1f}" for c in mon.cpu_s) if mon else ""
         print(f"{what:58s} {n:8d} {seconds:8.2f} {rate:10.0f} {rate / base_rate:6.3f} {rss:>13s} {cpu_s:>10s}")
     print("outputs of the 1-worker monitor: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for what, mon in (("1 worker", mon1), ("2 workers", mon2), ("exactly_once", mon_eos)):
-        alone = "" if mon.together else " (the run ended before both workers were in the group)"
-        print(f"{what}: {mon.startup_s:.1f}s from start to the first commit counted{alone}; whole run "
-              f"{mon.total_s:.1f}s, {total / mon.total_s:.0f} events/s with start-up")
+    print("start-up to holding partitions / preload and run to the last commit: " + ", ".join(
+        f"{what} {mon.startup_s:.1f}s / {mon.total_s:.1f}s"
+        for what, mon in (("1 worker", mon1), ("2 workers", mon2), ("exactly_once", mon_eos))))
     mon_rate = mon1.events / mon1.seconds if mon1.seconds > 0 else float("nan")
     print(f"ratio monitor / baseline: {mon_rate / base_rate:.3f}")
 

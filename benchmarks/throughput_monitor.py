@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.throughput_runs import Stream
@@ -40,13 +41,12 @@ def end_offsets(settings: Settings) -> dict:
 
 @dataclasses.dataclass
 class MonitorRun:
-    events: int  # read from the first commit counted to the last
+    events: int  # read from the first commit to the last
     seconds: float
-    startup_s: float  # start of the processes to the first commit counted
-    total_s: float  # start of the processes to the last commit
+    startup_s: float  # start of the processes to all of them holding partitions
+    total_s: float  # from then (the preload included) to the last commit
     peak_rss_mib: list[float]  # VmHWM of each worker
     cpu_s: list[float]  # user + system time of each worker
-    together: bool = True  # all workers were in the group when counting began
 
 
 def _proc_tree(pid: int) -> list[int]:
@@ -97,52 +97,57 @@ def _all_joined(admin: Any, group: str, workers: int) -> bool:
     return described.get("group_state") == "Stable" and len(described.get("members") or ()) == workers
 
 
-def monitor_run(settings: Settings, ends: dict, workers: int, timeout_s: float) -> MonitorRun:
-    """``workers`` processes of ``driftline monitor`` in one group, until its offsets reach ``ends``.
+def monitor_run(settings: Settings, workers: int, load: Callable[[], None], timeout_s: float) -> MonitorRun:
+    """``workers`` processes of ``driftline monitor`` in one group, over the records ``load()`` writes.
 
-    Counting starts at the group's first commit, or with several workers at
-    the first commit once all of them are in the group (the first to start
-    takes every partition until the others join); if the run ends before
-    that, at the first commit, and ``together`` is False.
+    The workers start on the empty input topics; once all of them hold
+    their partitions, ``load()`` preloads the stream and the run is timed
+    from the group's first commit to the commit that reaches the end of both
+    input topics. So neither start-up nor the first worker's taking every
+    partition before the others join is counted, in any run.
     """
     env = settings_env(settings)
     admin = admin_client(settings)
     group = f"{settings.topic_prefix}monitor"
-    total = sum(ends.values())
     cmd = [sys.executable, "-m", "driftline", "monitor"]
     if os.environ.get("DRIFTLINE_BENCH_PROFILE"):  # e.g. "py-spy record -o prof.txt -f raw --"
         cmd = os.environ["DRIFTLINE_BENCH_PROFILE"].split() + cmd
     started = time.perf_counter()
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for _ in range(workers)]
-    first = together = None  # (time, events committed)
-    joined = workers == 1
-    last_done = 0
+
+    def alive() -> None:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise SystemExit(f"a monitor worker exited with code {proc.returncode}")
+        if time.perf_counter() - started > timeout_s:
+            raise SystemExit(f"the monitor did not catch up in {timeout_s:.0f}s")
+
     try:
-        while time.perf_counter() - started < timeout_s:
-            for proc in procs:
-                if proc.poll() is not None:
-                    raise SystemExit(f"a monitor worker exited with code {proc.returncode}")
+        while not _all_joined(admin, group, workers):
+            alive()
+            time.sleep(0.25)
+        joined = time.perf_counter()
+        load()
+        ends = end_offsets(settings)
+        total = sum(ends.values())
+        first = None  # (time, events committed)
+        while True:
+            alive()
             try:
                 offsets = admin.list_group_offsets({group: None}).get(group, {})
             except Exception:
                 offsets = {}
-            joined = joined or _all_joined(admin, group, workers)
             done = sum(min(o.offset, ends[tp]) for tp, o in offsets.items() if tp in ends)
             now = time.perf_counter()
             if done > 0 and first is None:
                 first = (now, done)
-            if done > 0 and joined and together is None and done < total:
-                together = (now, done)
-            last_done = done
             if done >= total:
-                start = together or first
-                return MonitorRun(events=total - start[1], seconds=now - start[0],
-                                  startup_s=start[0] - started, total_s=now - started,
+                return MonitorRun(events=total - first[1], seconds=now - first[0],
+                                  startup_s=joined - started, total_s=now - joined,
                                   peak_rss_mib=[peak_rss_mib(p.pid) for p in procs],
-                                  cpu_s=[cpu_seconds(p.pid) for p in procs], together=together is not None)
+                                  cpu_s=[cpu_seconds(p.pid) for p in procs])
             time.sleep(0.25)
-        raise SystemExit(f"the monitor did not catch up in {timeout_s:.0f}s ({last_done}/{total})")
     finally:
         for proc in procs:
             proc.terminate()

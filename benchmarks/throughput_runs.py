@@ -176,11 +176,12 @@ async def raw_loop(settings: Settings, total: int, how: str) -> float:
 
 
 async def read_outputs(settings: Settings) -> dict[str, list[tuple[int, bytes | None, bytes | None]]]:
-    """Every record the monitor wrote under the prefix, by topic: ``(partition, key, value)``.
+    """Every record the monitor wrote under the prefix, by output (``OUTPUTS``): ``(partition, key, value)``.
 
     A compacted topic may already have lost some; :func:`output_counts` counts by offsets.
     """
     names = [settings.topic_prefix + s for s in OUTPUTS]
+    output = dict(zip(names, OUTPUTS))
     consumer = AIOKafkaConsumer(**aiokafka_options(settings), enable_auto_commit=False,
                                 isolation_level="read_committed", fetch_max_bytes=64 * 1024 * 1024,
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
@@ -190,10 +191,10 @@ async def read_outputs(settings: Settings) -> dict[str, list[tuple[int, bytes | 
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        out: dict[str, list] = {t: [] for t in names}
+        out: dict[str, list] = {s: [] for s in OUTPUTS}
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             for tp, records in (await consumer.getmany(timeout_ms=500, max_records=10_000)).items():
-                out[tp.topic] += [(tp.partition, r.key, r.value) for r in records if r.offset < ends[tp]]
+                out[output[tp.topic]] += [(tp.partition, r.key, r.value) for r in records if r.offset < ends[tp]]
         return out
     finally:
         await consumer.stop()
@@ -236,7 +237,7 @@ async def floor_loop(settings: Settings, total: int, outputs: dict[str, list], c
     """Seconds to read and decode ``total`` records and write ``counts`` output records, committed.
 
     For each output topic the loop writes as many records as the monitor did
-    (the monitor's own records, to ``<topic>-floor``), spread in proportion to
+    (the monitor's own records, to :func:`floor_topic`), spread in proportion to
     the input read; every ``commit_interval_ms`` it awaits their acknowledgements
     and then commits, as the worker does.
     """
@@ -245,8 +246,8 @@ async def floor_loop(settings: Settings, total: int, outputs: dict[str, list], c
     await start_aiokafka(producer, settings)
     consumer = _raw_consumer(settings)
     await start_aiokafka(consumer, settings)
-    plan = [(f"{topic}-floor", counts[topic.removeprefix(settings.topic_prefix)], itertools.cycle(records))
-            for topic, records in outputs.items() if records]
+    plan = [(floor_topic(settings, name), counts[name], itertools.cycle(records))
+            for name, records in outputs.items() if records]
     written = {name: 0 for name, _, _ in plan}
     interval = settings.commit_interval_ms / 1000.0
     seen, futures, start, last_commit = 0, [], None, time.perf_counter()
@@ -279,6 +280,10 @@ async def floor_loop(settings: Settings, total: int, outputs: dict[str, list], c
     return time.perf_counter() - start
 
 
+def floor_topic(settings: Settings, output: str) -> str:
+    return f"{settings.topic_prefix}floor-{output}"
+
+
 def create_floor_topics(settings: Settings, outputs: dict[str, list]) -> None:
     from kafka.admin import NewTopic
 
@@ -287,7 +292,7 @@ def create_floor_topics(settings: Settings, outputs: dict[str, list]) -> None:
     admin = admin_client(settings)
     try:
         factor = replication(settings, admin).factor
-        admin.create_topics([NewTopic(f"{t}-floor", settings.partitions, factor)
-                             for t, records in outputs.items() if records])
+        admin.create_topics([NewTopic(floor_topic(settings, name), settings.partitions, factor)
+                             for name, records in outputs.items() if records])
     finally:
         admin.close()
