@@ -21,7 +21,9 @@ offsets. In the same run it measures:
   the broker takes it) and the run is timed from the group's first commit to
   the commit reaching the end of both topics, so start-up and the rebalance
   as the second worker joins are not counted (both are printed apart). Each
-  worker's peak RSS (VmHWM) and CPU time are shown;
+  worker's peak RSS (VmHWM) and CPU time from the preload on are shown, and
+  all the stream's events per CPU-second of the workers (which the machine's
+  other load moves less than events/s);
 - in process: ``ModelMonitor.process`` alone over the same decoded events, each
   model's events in batches of the worker's batch size, with the worker's
   runtime settings; its seconds are CPU time (decoding not included).
@@ -135,12 +137,14 @@ def main(argv: list[str] | None = None) -> None:
 
     base_rate = total / base_s
     print(f"{'what':58s} {'events':>8s} {'seconds':>8s} {'events/s':>10s} {'ratio':>6s} "
-          f"{'peak RSS MiB':>13s} {'CPU s':>10s}")
+          f"{'peak RSS MiB':>13s} {'CPU s':>10s} {'ev/CPU-s':>9s}")
     for what, n, seconds, mon in rows:
         rate = n / seconds if seconds > 0 else float("nan")
         rss = "+".join(f"{r:.0f}" for r in mon.peak_rss_mib) if mon else ""
         cpu_s = "+".join(f"{c:.1f}" for c in mon.cpu_s) if mon else ""
-        print(f"{what:58s} {n:8d} {seconds:8.2f} {rate:10.0f} {rate / base_rate:6.3f} {rss:>13s} {cpu_s:>10s}")
+        per_cpu = f"{mon.per_cpu_s:.0f}" if mon else ""
+        print(f"{what:58s} {n:8d} {seconds:8.2f} {rate:10.0f} {rate / base_rate:6.3f} {rss:>13s} {cpu_s:>10s} "
+              f"{per_cpu:>9s}")
     print("outputs of the 1-worker monitor: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print("start-up to holding partitions / preload and run to the last commit: " + ", ".join(
         f"{what} {mon.startup_s:.1f}s / {mon.total_s:.1f}s"

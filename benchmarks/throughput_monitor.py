@@ -46,7 +46,13 @@ class MonitorRun:
     startup_s: float  # start of the processes to all of them holding partitions
     total_s: float  # from then (the preload included) to the last commit
     peak_rss_mib: list[float]  # VmHWM of each worker
-    cpu_s: list[float]  # user + system time of each worker
+    cpu_s: list[float]  # user + system time of each worker from the preload on
+    all_events: int = 0  # written by the preload
+
+    @property
+    def per_cpu_s(self) -> float:
+        """Events per CPU-second of the workers: what the machine's other load moves least."""
+        return self.all_events / sum(self.cpu_s) if sum(self.cpu_s) > 0 else float("nan")
 
 
 def _proc_tree(pid: int) -> list[int]:
@@ -128,6 +134,7 @@ def monitor_run(settings: Settings, workers: int, load: Callable[[], None], time
             alive()
             time.sleep(0.25)
         joined = time.perf_counter()
+        cpu0 = [cpu_seconds(p.pid) for p in procs]
         load()
         ends = end_offsets(settings)
         total = sum(ends.values())
@@ -146,7 +153,8 @@ def monitor_run(settings: Settings, workers: int, load: Callable[[], None], time
                 return MonitorRun(events=total - first[1], seconds=now - first[0],
                                   startup_s=joined - started, total_s=now - joined,
                                   peak_rss_mib=[peak_rss_mib(p.pid) for p in procs],
-                                  cpu_s=[cpu_seconds(p.pid) for p in procs])
+                                  cpu_s=[cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)],
+                                  all_events=total)
             time.sleep(0.25)
     finally:
         for proc in procs:
