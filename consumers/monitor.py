@@ -49,7 +49,7 @@ from driftline.contract import (
 )
 from driftline.detectors import AlertPolicy, Detection
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
-from driftline.detectors.quality import MISSING, WRONG_TYPE
+from driftline.detectors.features.quality import MISSING, WRONG_TYPE
 from driftline.detectors.suite import DriftSuite
 from driftline.detectors.summary import FeatureSummary, RollingAccuracy
 from driftline.settings import Settings

@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 
 from driftline.detectors._checks import binary_stream, check_positive_int, check_probability, residual_batch
-from driftline.detectors.accuracy import AccuracyDrop
-from driftline.detectors.error_increase import ErrorIncrease
+from driftline.detectors.predictions.accuracy import AccuracyDrop
+from driftline.detectors.predictions.error_increase import ErrorIncrease
 
 METRICS = ("accuracy", "mae")
 _NAMES = {"accuracy": "accuracy", "mae": "mean absolute error"}

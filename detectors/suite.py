@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from driftline.detectors.accuracy import AccuracyDrop
+from driftline.detectors.predictions.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
-from driftline.detectors.chi2 import CategoricalDrift
-from driftline.detectors.class_error import ClassErrorDrift, error_pairs
-from driftline.detectors.cusum import MeanShift
-from driftline.detectors.error_increase import ErrorIncrease
-from driftline.detectors.error_rate import ErrorRateDrift
-from driftline.detectors.ks import NumericDrift
-from driftline.detectors.mmd import MultivariateDrift
-from driftline.detectors.prior_shift import PriorShift
+from driftline.detectors.features.chi2 import CategoricalDrift
+from driftline.detectors.predictions.class_error import ClassErrorDrift, error_pairs
+from driftline.detectors.features.cusum import MeanShift
+from driftline.detectors.predictions.error_increase import ErrorIncrease
+from driftline.detectors.predictions.error_rate import ErrorRateDrift
+from driftline.detectors.features.ks import NumericDrift
+from driftline.detectors.features.mmd import MultivariateDrift
+from driftline.detectors.predictions.prior_shift import PriorShift
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
-from driftline.detectors.quality import DataQuality, category_codes, numeric_codes, numeric_ranges
-from driftline.detectors.residual_shift import ResidualShift
+from driftline.detectors.features.quality import DataQuality, category_codes, numeric_codes, numeric_ranges
+from driftline.detectors.predictions.residual_shift import ResidualShift
 
 # Share of the model's false-alarm budget per detector (by its name). The
 # windowed tests and the sequential ones look at the same numbers in two ways
@@ -216,7 +216,7 @@ class DriftSuite:
 
         ``Q`` has one column per numeric then categorical column, with the
         codes the caller knows (missing, wrong type; see
-        :mod:`driftline.detectors.quality`); out-of-range numbers, non-finite
+        :mod:`driftline.detectors.features.quality`); out-of-range numbers, non-finite
         numbers and unseen categories of closed vocabularies are coded here,
         against the reference.
         """

@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "DRIFTLINE_KAFKA_SECURITY_PROTOCOL says so, else plaintext); sasl_ssl creates "
                         "the SCRAM user DRIFTLINE_KAFKA_SASL_USERNAME with DRIFTLINE_KAFKA_SASL_PASSWORD")
 
-    sub.add_parser("monitor", help="run a monitor worker (faust)",
+    sub.add_parser("monitor", help="run a monitor worker",
                    description="Consume predictions and feedback, publish labeled examples, "
                                "metrics, alerts and retrain requests. Runs until interrupted.")
     sub.add_parser("retrainer", help="run a retraining worker",

@@ -56,7 +56,7 @@ def wait_ready(settings: Settings, procs: dict[str, subprocess.Popen], timeout_s
     """Wait until every role in ``procs`` that consumes has joined its consumer group.
 
     Traffic sent before then is not lost, but a worker that is still starting
-    (a faust worker takes seconds) makes every measured delay longer. Returns
+    (joining a group and reading state back take seconds) makes every measured delay longer. Returns
     early if a role exits; :func:`run_roles` reports that when it is left.
     """
     from driftline.kafka_admin import admin_client
@@ -64,7 +64,7 @@ def wait_ready(settings: Settings, procs: dict[str, subprocess.Popen], timeout_s
     groups = [g for g in (group_of(settings, role) for role in procs) if g]
     if not groups:
         return
-    # kafka-python warns that it cannot decode faust's member metadata; only the state is read.
+    # kafka-python warns that it cannot decode other clients' member metadata; only the state is read.
     logging.getLogger("kafka.admin").setLevel(logging.ERROR)
     admin = admin_client(settings)
     try:

@@ -60,7 +60,7 @@ driftline.retrainer.exceptions.TrainerLoadError: trainer 'mytrainers:fit': canno
 >>> registry.close()
 
 With a broker: ``worker.run(stop)`` in a thread until ``stop.set()``, then
-``worker.close()``; ``tests/retrainer/test_worker.py`` does exactly that.
+``worker.close()``; ``tests/retrainer/orchestration/test_worker.py`` does exactly that.
 """
 
 from __future__ import annotations

@@ -267,7 +267,7 @@ def test_a_drift_stream_stops_at_the_first_detection_after_the_drift():
 
 def test_a_new_concept_drift_detector_in_the_library_joins_the_run_on_error_streams(monkeypatch):
     import driftline.detectors as dl
-    from driftline.detectors.error_rate import ErrorRateDrift
+    from driftline.detectors.predictions.error_rate import ErrorRateDrift
 
     class LateDrift(ErrorRateDrift):
         name = "late"

@@ -9,7 +9,7 @@ import pytest
 
 from driftline.detectors import AccuracyDrop, ErrorIncrease
 from driftline.detectors.profile import ReferenceProfile
-from driftline.detectors.quality import MISSING
+from driftline.detectors.features.quality import MISSING
 from driftline.detectors.suite import HEADROOM, SHARES, DriftSuite, calibrate
 
 

@@ -19,8 +19,8 @@ from driftline.retrainer.orchestration.worker import RetrainWorker
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import collect, publish
 from tests.retrainer.streams import labeled_events
-from tests.retrainer.test_worker import SINCE, run_until
-from tests.retrainer.test_worker import committed as _committed
+from tests.retrainer.orchestration.test_worker import SINCE, run_until
+from tests.retrainer.orchestration.test_worker import committed as _committed
 
 pytestmark = pytest.mark.broker
 

@@ -23,11 +23,11 @@ from driftline.retrainer.orchestration.worker import RetrainWorker
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import collect, publish
 from tests.retrainer.streams import labeled_events
-from tests.retrainer.test_worker import committed, run_until
+from tests.retrainer.orchestration.test_worker import committed, run_until
 
 pytestmark = pytest.mark.broker
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SINCE = 1_700_000_000_000
 ZOO = "tests.retrainer.trainer_zoo"
 

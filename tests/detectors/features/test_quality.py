@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from driftline.detectors import DataQuality
-from driftline.detectors.quality import (
+from driftline.detectors.features.quality import (
     MISSING, NON_FINITE, OK, OUT_OF_RANGE, PROBLEMS, UNSEEN_CATEGORY, WRONG_TYPE,
     binomial_min_count, category_codes, numeric_codes, numeric_ranges,
 )

@@ -10,7 +10,7 @@ from river import drift
 
 from driftline.detectors._checks import check_features, check_positive_int
 from driftline.detectors.base import Detection, Detector
-from driftline.detectors.error_rate import _adwin_bound, feed_adwin, locate_rise
+from driftline.detectors.predictions.error_rate import _adwin_bound, feed_adwin, locate_rise
 from driftline.detectors.profile import PREDICTION
 
 # ADWIN looks for a cut after every item: river's default of every 32 items

@@ -11,9 +11,9 @@ import pytest
 
 from driftline.detectors import NumericDrift
 from driftline.detectors._stats import ks_c
-from driftline.detectors.ks import ks_statistics
-from driftline.detectors.psi import bin_counts, psi_edges
-from driftline.detectors.window_counts import at_edges, count, distinct_values, ks_distance
+from driftline.detectors.features.ks import ks_statistics
+from driftline.detectors.features.psi import bin_counts, psi_edges
+from driftline.detectors.features.window_counts import at_edges, count, distinct_values, ks_distance
 from tests.detectors.cases import feed
 
 FEATURES = [f"x{j}" for j in range(10)]

@@ -22,7 +22,7 @@ with it into the lower bin, so a discrete feature gets one bin per frequent
 value and never splits an atom. The end bins are open, so values outside the
 reference's range still count. Shares are smoothed by one count per bin (a
 window bin can be empty); with that smoothing the statistic's tail follows the
-chi-squared shape used to calibrate it (see :mod:`driftline.detectors.calibration`).
+chi-squared shape used to calibrate it (see :mod:`driftline.detectors.features.calibration`).
 
 >>> import numpy as np
 >>> ref = np.sort(np.array([0, 0, 0, 1, 1, 2, 2, 3, 5, 8], dtype=float))
@@ -92,7 +92,7 @@ def psi_resampled(cum_ref: np.ndarray, cum_win: np.ndarray, n: int, bins: int) -
     """PSI of each resample, from cumulative counts per cell, binned as :func:`psi_edges` bins.
 
     ``cum_ref`` and ``cum_win`` are ``(resamples, cells)``, as made by
-    :func:`~driftline.detectors.calibration.resample_cumulative`.
+    :func:`~driftline.detectors.features.calibration.resample_cumulative`.
     """
     r, cells = cum_ref.shape
     step = math.ceil(n / bins)

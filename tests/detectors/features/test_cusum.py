@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-import driftline.detectors.cusum as cusum
+import driftline.detectors.features.cusum as cusum
 from driftline.detectors import MeanShift
-from driftline.detectors._cusum_threshold import gaussian_threshold
+from driftline.detectors.features._cusum_threshold import gaussian_threshold
 from tests.detectors.cases import feed
 
 FEATURES = [f"x{j}" for j in range(10)]

@@ -13,9 +13,9 @@ from driftline.detectors._checks import (
 )
 from driftline.detectors._stats import chi2_isf, chi2_sf
 from driftline.detectors.base import Detection, ReferenceWindowTest
-from driftline.detectors.calibration import at_ties, fit_log_prefactor, resample_ranks, tie_signature
-from driftline.detectors.psi import bin_counts, psi, psi_edges, psi_resampled
-from driftline.detectors.window_counts import at_edges, count, distinct_values, ks_distance
+from driftline.detectors.features.calibration import at_ties, fit_log_prefactor, resample_ranks, tie_signature
+from driftline.detectors.features.psi import bin_counts, psi, psi_edges, psi_resampled
+from driftline.detectors.features.window_counts import at_edges, count, distinct_values, ks_distance
 
 STATISTICS = ("ks", "psi")
 RESAMPLES = 1000  # per tie pattern, when a reference is set
@@ -45,7 +45,7 @@ class NumericDrift(ReferenceWindowTest):
       between the two empirical distribution functions. Most sensitive to a
       shift of the middle of the distribution.
     - ``"psi"``: the population stability index on ``bins`` bins cut at the
-      reference's quantiles (see :mod:`driftline.detectors.psi`). It weighs
+      reference's quantiles (see :mod:`driftline.detectors.features.psi`). It weighs
       every bin alike, so it sees a change of spread or of the tails sooner.
 
     ``false_alarm_rate`` is the target rate of false alarms per row over all
@@ -54,7 +54,7 @@ class NumericDrift(ReferenceWindowTest):
     window / (len(features) * len(statistics))``.
 
     The thresholds are calibrated on the reference when it is set (see
-    :mod:`driftline.detectors.calibration`): the null of each statistic is
+    :mod:`driftline.detectors.features.calibration`): the null of each statistic is
     bootstrapped from the reference's own values, which keeps the ties of an
     integer-valued or rounded feature, and extrapolated to ``alpha`` along the
     asymptotic tail, ``A exp(-2 t^2)`` for ``t = D sqrt(nm / (n + m))`` and

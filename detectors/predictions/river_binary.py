@@ -36,7 +36,7 @@ from river.drift.binary import hddm_w
 
 from driftline.detectors._checks import binary_stream
 from driftline.detectors.base import Detection, Detector
-from driftline.detectors.error_rate import locate_rise
+from driftline.detectors.predictions.error_rate import locate_rise
 
 # How far back a detected rise is located, in known items since the last detection.
 _RECENT = 2048

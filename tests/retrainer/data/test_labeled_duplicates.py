@@ -22,7 +22,7 @@ from driftline.retrainer.persistence.registry import Registry
 from driftline.settings import Settings
 from tests.retrainer.kafka_helpers import publish
 from tests.retrainer.streams import labeled_events, stream_rows
-from tests.retrainer.test_rollback import SINCE, champions, rollback_of
+from tests.retrainer.orchestration.test_rollback import SINCE, champions, rollback_of
 
 pytestmark = pytest.mark.broker
 

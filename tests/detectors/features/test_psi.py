@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from driftline.detectors import NumericDrift
-from driftline.detectors.calibration import resample_cumulative
-from driftline.detectors.psi import SMOOTHING, bin_counts, psi, psi_edges, psi_resampled
+from driftline.detectors.features.calibration import resample_cumulative
+from driftline.detectors.features.psi import SMOOTHING, bin_counts, psi, psi_edges, psi_resampled
 from tests.detectors.cases import feed
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from driftline.detectors import ClassErrorDrift
-from driftline.detectors.class_error import error_pairs as pairs
+from driftline.detectors.predictions.class_error import error_pairs as pairs
 
 
 def test_the_rise_is_found_in_the_class_it_happens_in_and_placed_there():

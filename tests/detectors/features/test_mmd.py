@@ -9,10 +9,10 @@ import re
 import numpy as np
 import pytest
 
-import driftline.detectors.mmd as mmd
+import driftline.detectors.features.mmd as mmd
 from driftline.detectors import MultivariateDrift, NumericDrift
 from driftline.detectors._stats import chi2_sf
-from driftline.detectors.mmd import normal_scores, quadratic_form_isf, quadratic_form_sf
+from driftline.detectors.features.mmd import normal_scores, quadratic_form_isf, quadratic_form_sf
 from driftline.detectors.suite import HEADROOM, SHARES, DriftSuite
 from tests.detectors.cases import feed
 

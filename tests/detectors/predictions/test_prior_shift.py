@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from driftline.detectors import PriorShift
-from driftline.detectors.prior_shift import _delta
+from driftline.detectors.predictions.prior_shift import _delta
 from tests.detectors.cases import feed
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from driftline.detectors import ErrorRateDrift
-from driftline.detectors.error_rate import locate_rise
+from driftline.detectors.predictions.error_rate import locate_rise
 from tests.detectors.cases import feed as feed_batches
 
 

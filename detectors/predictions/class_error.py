@@ -6,7 +6,7 @@ import numpy as np
 
 from driftline.detectors._checks import binary_stream, check_positive_int, check_probability
 from driftline.detectors.base import Detection, Detector
-from driftline.detectors.error_rate import _CLOCK, ErrorRateDrift
+from driftline.detectors.predictions.error_rate import _CLOCK, ErrorRateDrift
 
 # The classes beyond this many share one stream, so that a model with thousands
 # of classes does not keep thousands of windows.
@@ -54,7 +54,7 @@ class ClassErrorDrift(Detector):
     --------
     >>> import numpy as np
     >>> from driftline.detectors import ClassErrorDrift
-    >>> from driftline.detectors.class_error import error_pairs
+    >>> from driftline.detectors.predictions.class_error import error_pairs
     >>> rng = np.random.default_rng(1)
     >>> det = ClassErrorDrift()
     >>> def batch(n, rate_a, rate_b):

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-import driftline.detectors.ks as ks_module
+import driftline.detectors.features.ks as ks_module
 from driftline.detectors import NumericDrift
 from driftline.detectors._stats import ks_c
-from driftline.detectors.calibration import (
+from driftline.detectors.features.calibration import (
     fit_log_prefactor, resample_cumulative, resample_ranks, tie_signature,
 )
 from tests.detectors.cases import feed

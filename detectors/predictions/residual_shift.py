@@ -8,7 +8,7 @@ import numpy as np
 
 from driftline.detectors._checks import residual_batch
 from driftline.detectors.base import Detection, Detector
-from driftline.detectors.cusum import MeanShift
+from driftline.detectors.features.cusum import MeanShift
 
 # The two series the CUSUM watches, and what a detection on each says.
 _BIAS, _SIZE = "bias", "size"

@@ -7,7 +7,7 @@ import pytest
 
 from driftline.detectors import CategoricalDrift
 from driftline.detectors._stats import chi2_isf
-from driftline.detectors.chi2 import OTHER, homogeneity_chi2
+from driftline.detectors.features.chi2 import OTHER, homogeneity_chi2
 from tests.detectors.cases import feed
 
 CATS = np.array(["a", "b", "c", "d", "e"], dtype=object)

@@ -10,7 +10,7 @@ import numpy as np
 from driftline.detectors._checks import (
     check_features, check_positive_int, check_rate, numeric_batch,
 )
-from driftline.detectors._cusum_threshold import (
+from driftline.detectors.features._cusum_threshold import (
     calibrate_feature, gaussian_threshold, normal_from_t, standardize,
 )
 from driftline.detectors.base import Detection, Detector

@@ -103,7 +103,7 @@ def test_a_single_class(registry: Registry, store: ArtifactStore) -> None:
 
 
 def test_a_trainer_that_raises(registry: Registry, store: ArtifactStore) -> None:
-    spec = "tests.retrainer.test_job:exploding_trainer"
+    spec = "tests.retrainer.orchestration.test_job:exploding_trainer"
     record = retrain(request("q1"), frame(), registry, store, SETTINGS, trainer_spec=spec)
     assert record.status == "rejected" and record.trainer == spec
     assert record.reason == f"rejected: the trainer {spec} raised RuntimeError: out of memory (simulated)"
@@ -117,7 +117,7 @@ def test_a_trainer_that_cannot_be_imported_is_a_setup_error(registry: Registry, 
 
 def test_a_model_no_better_than_the_majority_is_rejected(registry: Registry, store: ArtifactStore) -> None:
     record = retrain(request("q1"), frame(), registry, store, SETTINGS,
-                     trainer_spec="tests.retrainer.test_job:always_one")
+                     trainer_spec="tests.retrainer.orchestration.test_job:always_one")
     assert record.status == "rejected"
     assert "does not beat the majority-class baseline" in record.reason
 
@@ -126,7 +126,7 @@ def test_a_request_is_retrained_once(registry: Registry, store: ArtifactStore) -
     first = retrain(request("q1"), frame(), registry, store, SETTINGS)
     # Redelivered with other data (and a trainer that would fail): the record stands.
     again = retrain(request("q1"), frame(n=10), registry, store, SETTINGS,
-                    trainer_spec="tests.retrainer.test_job:exploding_trainer")
+                    trainer_spec="tests.retrainer.orchestration.test_job:exploding_trainer")
     assert again == first
     assert len(registry.versions("m")) == 1
 
@@ -156,7 +156,7 @@ ZOO = "tests.retrainer.trainer_zoo"
 def test_the_registration_names_the_trainer_and_its_parameters(registry: Registry, store: ArtifactStore) -> None:
     registry.register_model("m", trainer=f"{ZOO}:nearest_mean", trainer_params={"scale": 2.0})
     record = retrain(request("q1"), frame("sea", 1000), registry, store, SETTINGS,
-                     trainer_spec="tests.retrainer.test_job:exploding_trainer")  # only the fallback
+                     trainer_spec="tests.retrainer.orchestration.test_job:exploding_trainer")  # only the fallback
     assert (record.status, record.trainer, record.trainer_params) == (
         "champion", f"{ZOO}:nearest_mean", {"scale": 2.0})
     model = store.load(record.artifact_uri, record.sha256)
@@ -280,7 +280,7 @@ def test_a_regressor_is_registered_with_its_holdout_error(registry: Registry,
     examples = pd.DataFrame({"event_id": [f"e{i}" for i in range(600)], "ts": np.arange(600),
                              "label": 2.0 * x + rng.normal(scale=0.5, size=600), "x": x})
     record = retrain(request("r1"), examples, registry, store,
-                     SETTINGS.replace(gate_metric="mae"), trainer_spec="tests.retrainer.test_job:fit_line")
+                     SETTINGS.replace(gate_metric="mae"), trainer_spec="tests.retrainer.orchestration.test_job:fit_line")
     assert record.status == "champion", record.reason
     m = record.metrics
     assert abs(m["holdout_mae"] - 0.4) < 0.08 and abs(m["holdout_abs_error_std"] - 0.3) < 0.08

@@ -6,7 +6,7 @@ import pytest
 
 from driftline.retrainer.exceptions import RegistryError
 from driftline.retrainer.persistence.registry import Registry
-from tests.retrainer.test_promote import COMMON, _register, statuses
+from tests.retrainer.orchestration.test_promote import COMMON, _register, statuses
 
 
 def test_a_rollback_request_demotes_its_version_once_and_closes_its_run(registry_url):

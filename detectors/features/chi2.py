@@ -14,7 +14,7 @@ from driftline.detectors._checks import (
 )
 from driftline.detectors._stats import chi2_isf, chi2_sf
 from driftline.detectors.base import Detection, ReferenceWindowTest
-from driftline.detectors.calibration import fit_log_prefactor
+from driftline.detectors.features.calibration import fit_log_prefactor
 
 OTHER = "<other>"
 # Cochran's rule of thumb: the chi-squared approximation wants an expected
