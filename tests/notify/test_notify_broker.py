@@ -11,7 +11,6 @@ import uuid
 import pytest
 
 from driftline.contract import Alert, Topics, decode_dead_letter
-from driftline.kafka_admin import ensure_topics
 from driftline.notify.formats import SIGNATURE_HEADER
 from driftline.notify.worker import NotifyWorker
 from tests.integration.kafka_io import at_least, produce, read
@@ -63,15 +62,6 @@ class Running:
         assert not self.thread.is_alive()
         if self.error is not None:
             raise self.error
-
-
-@pytest.fixture
-def notify_settings(settings_factory):
-    def make(**kw):
-        s = settings_factory(notify_give_up_s=60.0, notify_rate_per_minute=6000.0, **kw)
-        ensure_topics(s)
-        return s
-    return make
 
 
 def test_webhook_and_slack_get_each_episode_status_once_signed_and_readable(notify_settings):
