@@ -81,6 +81,7 @@ def _stop_on_signals() -> threading.Event:
 
 def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.kafka_admin import ensure_topics
+    from driftline.observe.worker import observed
     from driftline.processes import group_of
     from driftline.retrainer.persistence.artifacts import ArtifactStore
     from driftline.retrainer.persistence.registry import Registry
@@ -93,7 +94,8 @@ def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     worker = RetrainWorker(settings, registry, ArtifactStore.from_settings(settings),
                            group_id=group_of(settings, "retrainer"))
     try:
-        worker.run(stop)
+        with observed(settings, ready=lambda: worker.ready) as worker.exporter:
+            worker.run(stop)
     finally:
         worker.close()
         registry.close()

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from driftline.exceptions import DriftlineError, SettingsError
@@ -88,12 +88,14 @@ def wait_ready(settings: Settings, procs: dict[str, subprocess.Popen], timeout_s
 
 @contextlib.contextmanager
 def run_roles(settings: Settings, roles: Iterable[str], log_dir: Path,
-              grace_s: float = 30.0, ready_s: float = 120.0) -> Iterator[dict[str, subprocess.Popen]]:
+              grace_s: float = 30.0, ready_s: float = 120.0,
+              env_of: Mapping[str, Mapping[str, str]] | None = None) -> Iterator[dict[str, subprocess.Popen]]:
     """Start ``driftline <role>`` for each role; stop them (SIGTERM, then SIGKILL) after.
 
     Yields once every role has joined its consumer group (at most ``ready_s``;
     0 does not wait). Raises :class:`DriftlineError` on leaving if a role died
-    on its own.
+    on its own. ``env_of`` adds variables to one role's environment (each
+    worker on a host needs its own ``DRIFTLINE_HTTP_PORT``, say).
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     env = settings_env(settings)
@@ -102,7 +104,8 @@ def run_roles(settings: Settings, roles: Iterable[str], log_dir: Path,
         for role in roles:
             with open(log_dir / f"{role}.log", "ab") as log:
                 procs[role] = subprocess.Popen(
-                    [sys.executable, "-m", "driftline", role], env=env, stdout=log,
+                    [sys.executable, "-m", "driftline", role], env={**env, **(env_of or {}).get(role, {})},
+                    stdout=log,
                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if ready_s:
             wait_ready(settings, procs, ready_s)

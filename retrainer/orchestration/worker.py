@@ -177,6 +177,9 @@ class RetrainWorker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = {"published": 0, "reannounced": 0, "dead_lettered": 0, "failures": 0}
         self._stop = threading.Event()
+        # A driftline.observe MetricsExporter when the worker serves /metrics; set by its command.
+        self.exporter: Any = None
+        self.ready = False  # in its consumer group: answers /readyz
         self._producer: KafkaProducer | None = None
         self._consumer: KafkaConsumer | None = None
         try:
@@ -224,10 +227,12 @@ class RetrainWorker:
         backoff = _BACKOFF_S[0]
         failed: dict[tuple[TopicPartition, int], int] = {}  # attempts of the request at hand
         while not self._stop.is_set():
-            for tp, messages in self._consumer.poll(timeout_ms=_POLL_MS).items():
+            polled = self._consumer.poll(timeout_ms=_POLL_MS)
+            self.ready = True
+            for tp, messages in polled.items():
                 msg = messages[0]  # max_poll_records=1
                 try:
-                    self._process(msg)
+                    self._observe(*self._process(msg))
                 except (WindowInterrupted, TrainingInterrupted) as exc:
                     log.info("%s; request at %s:%d stays uncommitted", exc, tp, msg.offset)
                     self._rewind(tp, msg.offset)  # a later run() starts with it again
@@ -236,6 +241,7 @@ class RetrainWorker:
                     self.stats["failures"] += 1
                     attempts = failed[(tp, msg.offset)] = failed.get((tp, msg.offset), 0) + 1
                     if attempts >= self.settings.retrain_max_attempts and self._give_up(msg, attempts, exc):
+                        self._observe("failed", msg.key.decode("utf-8", "replace") if msg.key else None)
                         failed.pop((tp, msg.offset), None)
                         self._commit(tp, msg.offset + 1)
                         continue
@@ -250,20 +256,31 @@ class RetrainWorker:
                 backoff = _BACKOFF_S[0]
                 self._commit(tp, msg.offset + 1)
 
-    def _process(self, msg: Any) -> None:
+    def _process(self, msg: Any) -> tuple[str, str | None]:
+        """Handle one request message; its outcome and model, for the metrics."""
         try:
             request = decode_retrain_request(msg.value, self.settings.max_message_bytes)
         except InvalidEvent as exc:
             self._dead_letter(msg, str(exc))
-            return
+            return "invalid", None
         try:
-            self.handle(request)
+            record = self.handle(request)
         except RequestAbandoned as exc:
             # Dead letter first: if the worker dies before the commit, the
             # request comes back and finds its run failed, so no second letter.
             self._dead_letter(msg, str(exc))
             self.registry.fail_run(request.model_id, request.request_id, str(exc), self.worker_id,
                                    request.alert_ids)
+            return "abandoned", request.model_id
+        if record is None:
+            return "skipped", request.model_id
+        if request.is_rollback:
+            return "rolled_back", request.model_id
+        return ("promoted" if record.status == "champion" else record.status), request.model_id
+
+    def _observe(self, outcome: str, model_id: str | None) -> None:
+        if self.exporter is not None:
+            self.exporter.observe_retrain(outcome, model_id)
 
     def _give_up(self, msg: Any, attempts: int, exc: Exception) -> bool:
         """Dead-letter a request that kept failing; False if even that failed (retry later)."""
@@ -414,6 +431,8 @@ class RetrainWorker:
         event = record.announcement(_now_ms())
         self._send(self.topics.model_versions, event.key, event.encode())
         self.stats["published"] += 1
+        if record.status == "champion" and self.exporter is not None:
+            self.exporter.set_serving(record.model_id, str(record.version))
         if record.status != "champion":
             # model-versions is compacted on model_id: a model's newest record is the one
             # that outlives compaction, and a service that reads the topic alone must find

@@ -8,11 +8,13 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
+from driftline.broker import free_port
 from driftline.contract import Topics, decode_alert, decode_model_version, decode_retrain_request
 from driftline.demo import run_service
 from driftline.kafka_admin import ensure_topics
@@ -57,9 +59,13 @@ def test_abrupt_concept_drift_is_detected_retrained_and_served(kafka_bootstrap, 
                  timeout_s=240)
             time.sleep(3)  # the service's model client loads the new version
 
-    with run_roles(s, ["monitor", "retrainer"], tmp_path / "logs"):
+    retrainer_port = free_port()
+    with run_roles(s, ["monitor", "retrainer"], tmp_path / "logs",
+                   env_of={"retrainer": {"DRIFTLINE_HTTP_PORT": str(retrainer_port)}}):
         report = run_service(s, args, stop=None, out=io.StringIO(), model_id=model_id,
                              on_progress=pace)
+        with urllib.request.urlopen(f"http://127.0.0.1:{retrainer_port}/metrics", timeout=10) as answer:
+            retrainer_metrics = answer.read().decode()
     alerts = [decode_alert(r.value) for r in read(s.kafka_bootstrap, t.alerts, until=lambda r: False,
                                                   timeout_s=3)]
     requests = [decode_retrain_request(r.value)
@@ -75,6 +81,11 @@ def test_abrupt_concept_drift_is_detected_retrained_and_served(kafka_bootstrap, 
     assert [v.status for v in versions] == ["champion", "champion"]
     assert versions[1].parent_version == versions[0].version
     assert versions[1].request_id == requests[1].request_id
+
+    # The retrainer's /metrics: both requests promoted a version, the second one serves.
+    assert f'driftline_retrains_total{{model_id="{model_id}",outcome="promoted"}} 2.0' in retrainer_metrics
+    assert (f'driftline_serving_version_info{{model_id="{model_id}",version="{versions[1].version}"}} 1.0'
+            in retrainer_metrics), retrainer_metrics
 
     changes = report.version_changes()
     assert [v for _, v in changes] == [versions[0].version, versions[1].version]

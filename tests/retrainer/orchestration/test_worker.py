@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import CoordinatorNotAvailableError
+from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
 from driftline.contract import (
     RetrainRequest,
@@ -46,10 +46,17 @@ class Probe(RetrainWorker):
 
 
 def committed(admin: KafkaAdminClient, group_id: str, tp: TopicPartition) -> int | None:
-    try:
-        offsets = admin.list_group_offsets(group_id).get(group_id, {})
-    except CoordinatorNotAvailableError:  # a fresh broker creates its offsets topic on first use
-        return None
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            offsets = admin.list_group_offsets(group_id).get(group_id, {})
+            break
+        except CoordinatorNotAvailableError:  # a fresh broker creates its offsets topic on first use
+            return None
+        except CoordinatorLoadInProgressError:  # a busy broker still loading a new group: ask again
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     return offsets[tp].offset if tp in offsets else None
 
 
