@@ -313,6 +313,31 @@ class Outputs:
         return by_model
 
 
+def read_none_lost(s, stream: Stream) -> tuple[Outputs, float, Counter, set]:
+    """The outputs, the seconds reading them took, each labeled id's copies and those written twice.
+
+    Asserts that labeled holds every matched prediction and nothing else.
+    """
+    stopped = time.monotonic()
+    out = Outputs.read(s)
+    read_s = time.monotonic() - stopped  # includes waiting for the transactions of the killed to end
+    copies = Counter(ev.event_id for _, ev in out.labeled)
+    assert set(copies) == stream.matched, (
+        f"lost {len(stream.matched - set(copies))}, unexpected {len(set(copies) - stream.matched)}")
+    return out, read_s, copies, {pid for pid, n in copies.items() if n > 1}
+
+
+def check_repeats_in_flight(out: Outputs, stream: Stream, twice: set, in_flight: set[int]) -> None:
+    """Every labeled example written twice has its earlier copies in an interval a kill had in flight."""
+    stamps = defaultdict(list)
+    for r, ev in out.labeled:
+        stamps[ev.event_id].append(r.timestamp)
+    wrong = {pid: st for pid, st in stamps.items()
+             if pid in twice and not set(sorted(st)[:-1]) <= in_flight}
+    assert not wrong, f"{len(wrong)} labeled examples repeated from a completed interval"
+    check_counts(out, stream, skip_stamps=in_flight)
+
+
 def check_counts(out: Outputs, stream: Stream, skip_stamps: set[int]) -> None:
     """The last metrics record of each model counts everything; no counter goes backwards.
 
@@ -367,26 +392,14 @@ def test_kill_9_at_three_points_loses_nothing_and_counts_stay_exact(kafka_bootst
     # Each kill came after its worker had committed some of the stream, and before all of it.
     assert 0 < at_kill[0] < at_kill[1] < at_kill[2] < total, (at_kill, total)
 
-    stopped = time.monotonic()
-    out = Outputs.read(s)
-    read_s = time.monotonic() - stopped  # includes waiting for the transactions of the killed to end
-    copies = Counter(ev.event_id for _, ev in out.labeled)
-    assert set(copies) == stream.matched, (
-        f"lost {len(stream.matched - set(copies))}, unexpected {len(set(copies) - stream.matched)}")
-    twice = {pid for pid, n in copies.items() if n > 1}
+    out, read_s, copies, twice = read_none_lost(s, stream)
     if guarantee == "exactly_once":
         assert not twice, f"{len(twice)} labeled examples written more than once"
         check_counts(out, stream, skip_stamps=set())
     else:
         # A copy comes only from the interval a killed worker had in flight.
         in_flight = out.in_flight(runs)
-        first_copies = defaultdict(list)
-        for r, ev in out.labeled:
-            first_copies[ev.event_id].append(r.timestamp)
-        wrong = {pid: stamps for pid, stamps in first_copies.items()
-                 if pid in twice and not set(sorted(stamps)[:-1]) <= in_flight}
-        assert not wrong, f"{len(wrong)} labeled examples repeated from a completed interval"
-        check_counts(out, stream, skip_stamps=in_flight)
+        check_repeats_in_flight(out, stream, twice, in_flight)
     print(f"\n{guarantee}: committed at the kills {at_kill} of {total} (between outputs and "
           f"commit: {in_commit}); "
           f"labeled {len(out.labeled)} records, {len(twice)} written twice; "
@@ -464,13 +477,7 @@ def test_one_of_two_workers_killed_the_other_takes_its_partitions_over(kafka_boo
     taken = set(order[gap:])
     assert len(taken) == PARTITIONS // 2, moved  # the range assignor gave each worker two
 
-    stopped = time.monotonic()
-    out = Outputs.read(s)
-    read_s = time.monotonic() - stopped  # includes waiting for the transactions of the killed to end
-    copies = Counter(ev.event_id for _, ev in out.labeled)
-    assert set(copies) == stream.matched, (
-        f"lost {len(stream.matched - set(copies))}, unexpected {len(set(copies) - stream.matched)}")
-    twice = {pid for pid, n in copies.items() if n > 1}
+    out, read_s, copies, twice = read_none_lost(s, stream)
     finals = {model: records[-1][1] for model, records in out.metrics_by_model().items()}
     # Every prediction is counted once, whichever worker counted it.
     assert sum(m.n_predictions for m in finals.values()) == sum(stream.predictions.values())
@@ -482,13 +489,7 @@ def test_one_of_two_workers_killed_the_other_takes_its_partitions_over(kafka_boo
         dead_records = [(r, ev) for r, ev in out.labeled + out.metrics
                         if r.partition in taken and r.timestamp <= killed_at]
         in_flight = {max(r.timestamp for r, _ in dead_records)} if dead_records else set()
-        stamps = defaultdict(list)
-        for r, ev in out.labeled:
-            stamps[ev.event_id].append(r.timestamp)
-        wrong = {pid: st for pid, st in stamps.items()
-                 if pid in twice and not set(sorted(st)[:-1]) <= in_flight}
-        assert not wrong, f"{len(wrong)} labeled examples repeated from a completed interval"
-        check_counts(out, stream, skip_stamps=in_flight)
+        check_repeats_in_flight(out, stream, twice, in_flight)
     print(f"\n{guarantee}: {at_kill} predictions committed at the kill, "
           f"of {sum(stream.predictions.values())}; "
           f"partitions {sorted(taken)} moved again {max(moved.values()):.1f} s after the kill "

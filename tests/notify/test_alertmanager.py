@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.daemons import program, serving
 from tests.notify.http_receiver import HttpReceiver, free_port
 from tests.notify.test_notify_broker import Running, alert, send
 
@@ -23,11 +21,7 @@ pytestmark = pytest.mark.broker
 @contextlib.contextmanager
 def alertmanager(directory: Path, forward_to: str) -> Iterator[str]:
     """A real Alertmanager on 127.0.0.1 that forwards every group to ``forward_to`` at once; its URL."""
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if binary is None:
-        if IN_CI:
-            pytest.fail("Alertmanager is required in CI (Debian package prometheus-alertmanager)")
-        pytest.skip("Alertmanager not installed (Debian package prometheus-alertmanager)")
+    binary = program("prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager")
     config = directory / "alertmanager.yml"
     config.write_text(json.dumps({
         "route": {"receiver": "test", "group_by": ["alertname", "model_id", "episode_id"],
@@ -35,32 +29,11 @@ def alertmanager(directory: Path, forward_to: str) -> Iterator[str]:
         "receivers": [{"name": "test", "webhook_configs": [{"url": forward_to, "send_resolved": True}]}],
     }))
     port = free_port()
-    log = (directory / "alertmanager.log").open("wb")
-    proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={directory / 'data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (directory / "alertmanager.log").read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(url + "/-/ready", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "Alertmanager never became ready"
-            time.sleep(0.2)
+    with serving([binary, f"--config.file={config}", f"--storage.path={directory / 'data'}",
+                  f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                 url + "/-/ready", directory / "alertmanager.log"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _notifications(receiver: HttpReceiver, status: str, n: int, timeout_s: float = 60.0) -> list[dict]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -19,7 +17,7 @@ from driftline.contract import Topics, decode_metrics, dumps
 from driftline.kafka_admin import ensure_topics
 from driftline.processes import run_roles
 from driftline.settings import Settings
-from tests.conftest import IN_CI
+from tests.daemons import program, serving
 from tests.integration.kafka_io import produce_to, read
 from tests.notify.http_receiver import free_port
 
@@ -36,40 +34,17 @@ def _get_json(url: str) -> dict:
 @contextlib.contextmanager
 def prometheus(directory: Path, target: str) -> Iterator[str]:
     """A real Prometheus on 127.0.0.1 scraping ``target`` (host:port) every second; its URL."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        if IN_CI:
-            pytest.fail("Prometheus is required in CI (Debian package prometheus)")
-        pytest.skip("Prometheus not installed (Debian package prometheus)")
+    binary = program("prometheus", package="prometheus")
     config = directory / "prometheus.yml"
     config.write_text(json.dumps({
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [{"job_name": "driftline-monitor", "static_configs": [{"targets": [target]}]}],
     }))
     port = free_port()
-    log = (directory / "prometheus.log").open("wb")
-    proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (directory / "prometheus.log").read_text()[-2000:]
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url + "/-/ready", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            assert time.monotonic() < deadline, "Prometheus never became ready"
-            time.sleep(0.2)
+    with serving([binary, f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
+                  f"--web.listen-address=127.0.0.1:{port}"], url + "/-/ready", directory / "prometheus.log"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _query(url: str, promql: str) -> float | None:
