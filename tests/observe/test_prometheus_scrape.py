@@ -57,7 +57,7 @@ def _query(url: str, promql: str) -> float | None:
 def test_prometheus_scrapes_the_monitor_and_promql_matches_the_metrics_topic(kafka_bootstrap, tmp_path):
     http_port = free_port()
     settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
-                        home=str(tmp_path / "home"), partitions=1, batch_within_s=0.1, metrics_every=100,
+                        home=str(tmp_path / "home"), partitions=1, batch_within_s=0.1, metrics_every=1,
                         reference_size=200, http_port=http_port)
     ensure_topics(settings)
     t = Topics(settings.topic_prefix)
@@ -76,6 +76,7 @@ def test_prometheus_scrapes_the_monitor_and_promql_matches_the_metrics_topic(kaf
             prometheus(tmp_path, f"127.0.0.1:{http_port}") as prom:
         produce_to(kafka_bootstrap, messages)
 
+        # A metrics record after every batch with predictions: the last one counts them all.
         def done(records) -> bool:
             mine = [decode_metrics(r.value) for r in records if r.key == model.encode()]
             return bool(mine) and mine[-1].n_predictions == EVENTS
