@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import re
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -25,8 +23,6 @@ from driftline.settings import Settings
 from tests.integration.kafka_io import read
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def loop_settings(bootstrap: str, home: Path) -> Settings:
@@ -106,18 +102,10 @@ def test_abrupt_concept_drift_is_detected_retrained_and_served(kafka_bootstrap, 
         registry.close()
 
 
-def test_readme_demo_command_closes_the_loop(kafka_bootstrap, tmp_path):
-    readme = (ROOT / "README.md").read_text()
-    command = re.search(r"^(bash scripts/demo\.sh)", readme, re.M).group(1)
-    env = {**os.environ, "DRIFTLINE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-           "DRIFTLINE_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.", "DRIFTLINE_HOME": str(tmp_path)}
-    # The first version must serve before the drift: at 1000 events/s that leaves the
-    # workers 12 s for their first labels, training and the swap, on a busy machine too.
-    done = subprocess.run(command.split() + ["--events", "24000", "--drift", "12000", "--seed", "3"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    out = done.stdout
-    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
-    summary = out[out.index("driftline demo: summary"):]
+def test_readme_demo_command_closes_the_loop(demo_run):
+    out = demo_run.stdout
+    assert demo_run.returncode == 0, out[-3000:] + demo_run.stderr[-3000:]
+    summary = demo_run.summary
     assert "drift            at event 12000 (abrupt)" in summary
     alert_at = int(re.search(r"alert            at event (\d+)", summary).group(1))
     live_at = int(re.search(r"live             at event (\d+)", summary).group(1))
