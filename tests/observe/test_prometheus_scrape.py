@@ -89,6 +89,12 @@ def test_prometheus_scrapes_the_monitor_and_promql_matches_the_metrics_topic(kaf
         wanted = {f'driftline_predictions_total{{model_id="{model}"}}': float(last.n_predictions),
                   f'driftline_labels_total{{model_id="{model}"}}': float(last.n_labeled),
                   f'driftline_accuracy{{model_id="{model}"}}': last.accuracy}
+        # Each drift test's statistic and threshold, as the record carries them.
+        assert "cusum" in {d["detector"] for d in last.drift}, last.drift
+        for d in last.drift:
+            labels = f'model_id="{model}",detector="{d["detector"]}",feature="{d["feature"] or ""}"'
+            wanted[f"driftline_drift_statistic{{{labels}}}"] = d["statistic"]
+            wanted[f"driftline_drift_threshold{{{labels}}}"] = d["threshold"]
         deadline = time.monotonic() + 60
         got: dict[str, float | None] = {}
         while time.monotonic() < deadline:
