@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -17,6 +18,7 @@ import yaml
 
 from driftline.contract import Alert, Metrics
 from driftline.observe.exporter import MetricsExporter
+from tests.daemons import program
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "grafana" / "driftline.json"
@@ -121,3 +123,19 @@ def test_the_check_catches_a_family_the_exporter_lacks():
     dashboard["panels"][0]["targets"][0]["expr"] = "driftline_accuracy_ratio"
     (expr, _), *_ = _queries(dashboard)
     assert set(re.findall(r"\bdriftline_\w+", expr)) - set(_exposed())
+
+
+def test_prometheus_reads_the_scrape_config_and_parses_the_dashboards_promql(tmp_path):
+    promtool = program("promtool", package="prometheus")
+    done = subprocess.run([promtool, "check", "config", str(ROOT / "deploy/prometheus/prometheus.yml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Each query as a recording rule, so promtool's PromQL parser reads it; Grafana's
+    # $model becomes a regular expression, and label_values() is Grafana's, not PromQL.
+    rules = [{"record": f"driftline:dashboard_query_{i}", "expr": expr.replace("$model", ".*")}
+             for i, (expr, _) in enumerate(_queries(json.loads(DASHBOARD.read_text())))
+             if not expr.startswith("label_values(")]
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and f"{len(rules)} rules found" in done.stdout, done.stdout + done.stderr
