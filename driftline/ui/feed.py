@@ -32,8 +32,9 @@ class TopicFeed:
     the end it had then: what the dashboard shows is the log as it was, at least.
     """
 
-    def __init__(self, settings: Settings, series: Series) -> None:
+    def __init__(self, settings: Settings, series: Series, rescan_s: float = _RESCAN_S) -> None:
         self.settings = settings
+        self.rescan_s = rescan_s
         self.series = series
         self.lock = threading.Lock()  # held while the series changes
         topics = Topics(settings.topic_prefix)
@@ -69,10 +70,13 @@ class TopicFeed:
                 try:
                     consumer = connect(KafkaConsumer, self.settings, client_id="driftline-ui",
                                        group_id=None, enable_auto_commit=False,
-                                       isolation_level="read_committed")
+                                       isolation_level="read_committed",
+                                       # a dashboard started first must not create the topics
+                                       # (with the broker's defaults) before a worker does
+                                       allow_auto_create_topics=False)
                 except Exception as exc:  # no broker yet: the page says so, and we try again
                     self.error = str(exc)
-                    self._stop.wait(_RESCAN_S)
+                    self._stop.wait(self.rescan_s)
             if consumer is not None:
                 self.error = None
                 self._follow(consumer)
@@ -99,7 +103,7 @@ class TopicFeed:
                     consumer.assign(sorted(assigned))
                     consumer.seek_to_beginning(*new)
                     targets.update(consumer.end_offsets(list(new)))
-                next_scan = time.monotonic() + _RESCAN_S
+                next_scan = time.monotonic() + self.rescan_s
             if not assigned:
                 self._stop.wait(0.5)
                 continue
