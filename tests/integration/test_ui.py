@@ -81,21 +81,26 @@ class _Dom(HTMLParser):
         return [(t, a, "".join(x)) for t, a, x in self.found if name in (a.get("class") or "").split()]
 
 
+TOKEN = "a-dashboard-token-for-the-test"
+
+
 @pytest.fixture
 def dashboard(demo_run, tmp_path: Path):
+    """The dashboard's address, with the token the page passes on to its requests."""
     assert demo_run.returncode == 0, demo_run.stdout[-2000:] + demo_run.stderr[-2000:]
     port = _free_port()
     log = tmp_path / "ui.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "driftline", "ui", "--port", str(port)],
-                                cwd=ROOT, env=demo_run.env, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=ROOT, env={**demo_run.env, "DRIFTLINE_UI_TOKEN": TOKEN},
+                                stdout=out, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
             while True:  # until the reader has read the log as it was at its start
                 assert proc.poll() is None, log.read_text()[-2000:]
                 try:
-                    with urllib.request.urlopen(url + "/api/status", timeout=2) as answer:
+                    with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as answer:
                         if json.load(answer)["caught_up"]:
                             break
                 except OSError:
@@ -128,7 +133,7 @@ def test_the_dashboard_shows_the_demo_in_a_real_browser(demo_run, dashboard, kaf
     assert alerts, "the demo fired no alert"
     metrics = [m for m in _topic(kafka_bootstrap, f"{demo_run.prefix}metrics") if m["model_id"] == model_id]
 
-    dumped = _chromium(chromium, tmp_path, "--dump-dom", dashboard + "/")
+    dumped = _chromium(chromium, tmp_path, "--dump-dom", f"{dashboard}/?token={TOKEN}")
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = _Dom()
     dom.feed(dumped.stdout)
@@ -166,9 +171,13 @@ def test_the_dashboard_shows_the_demo_in_a_real_browser(demo_run, dashboard, kaf
 
     shot = tmp_path / "ui.png"
     taken = _chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,2000",
-                      "--hide-scrollbars", dashboard + "/")
+                      "--hide-scrollbars", f"{dashboard}/?token={TOKEN}")
     assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
     print(f"screenshot: {shot}")
+
+    # Without the token the page is refused, in the browser too.
+    refused = _chromium(chromium, tmp_path, "--dump-dom", dashboard + "/")
+    assert "driftline dashboard" not in refused.stdout and "a token is needed" in refused.stdout
 
 
 def test_the_dashboard_refuses_other_writes(dashboard):
