@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,17 @@ def model_lineage(registry: Any, model_id: str) -> dict[str, Any]:
 class RegistryView:
     """Opens the registry on first use (never creating a SQLite file that is not there) and reads it.
 
-    ``error`` says why it could not be read, for the page to show.
+    ``error`` says why it could not be read, for the page to show. What it read
+    is kept for ``max_age_s``, so many open pages cost the database one read.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, max_age_s: float = 2.0) -> None:
         self.url = url
+        self.max_age_s = max_age_s
         self.error: str | None = None
         self._reader: Any = None
         self._lock = threading.Lock()
+        self._kept: tuple[float, dict] | None = None
 
     def _open(self) -> Any:
         if self._reader is not None:
@@ -105,7 +109,14 @@ class RegistryView:
 
     def models(self) -> dict[str, dict[str, Any]]:
         """model_id -> its lineage document, for every model in the registry."""
-        return self.read(lambda r: {m: model_lineage(r, m) for m in r.models()}) or {}
+        kept = self._kept
+        if kept is not None and time.monotonic() - kept[0] < self.max_age_s:
+            return kept[1]
+        found = self.read(lambda r: {m: model_lineage(r, m) for m in r.models()})
+        if found is None:
+            return {}
+        self._kept = (time.monotonic(), found)
+        return found
 
     def close(self) -> None:
         with self._lock:

@@ -85,3 +85,44 @@ def test_the_feed_skips_what_is_no_json_object():
         feed._take(series.add_metrics, raw)
     assert (feed.n_records, feed.n_malformed) == (5, 4)
     assert len(series.series("m")["points"]) == 1
+
+
+def test_the_registry_view_never_creates_a_registry(tmp_path):
+    from driftline.ui.lineage import RegistryView
+
+    path = tmp_path / "registry.db"
+    view = RegistryView(f"sqlite:///{path}")
+    assert view.models() == {} and "no registry yet" in view.error
+    assert not path.exists()
+    view.close()
+
+
+def test_the_registry_view_reads_lineage_and_keeps_it_briefly(tmp_path):
+    from driftline.retrainer.persistence.registry import Registry
+    from driftline.ui.lineage import RegistryView
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    common = dict(alert_ids=["a1"], window={"topic": "p.labeled", "n_examples": 900, "first_ts": 1,
+                                            "until_ts": 2}, artifact_uri=None, sha256=None, trainer="t",
+                  features=["x"])
+    with Registry(url) as registry:
+        registry.register("m", status="champion", parent_version=None, request_id="q1", reason="first",
+                          metrics={"holdout_accuracy": 0.8}, **common)
+        registry.register("m", status="champion", parent_version="1", request_id="q2", reason="better",
+                          metrics={"holdout_accuracy": 0.9, "champion_holdout_accuracy": 0.7,
+                                   "gate": {"metric": "accuracy", "gain": 0.2, "p_value": 0.001}},
+                          **common)
+        view = RegistryView(url, max_age_s=60)
+        doc = view.models()["m"]
+        assert (doc["champion"], doc["lineage"]) == ("2", ["2", "1"])
+        newest = doc["versions"][0]
+        assert (newest["version"], newest["parent_version"], newest["alert_ids"]) == ("2", "1", ["a1"])
+        assert newest["window"]["n_examples"] == 900
+        assert newest["gate"]["champion_holdout_accuracy"] == 0.7
+        assert newest["gate"]["decision"] == {"metric": "accuracy", "gain": 0.2, "p_value": 0.001}
+        registry.register("m", status="champion", parent_version="2", request_id="q3", reason="newer",
+                          metrics={}, **common)
+        assert view.models()["m"]["champion"] == "2"  # kept for max_age_s
+        view.max_age_s = 0
+        assert view.models()["m"]["champion"] == "3"
+        view.close()
