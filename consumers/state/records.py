@@ -29,7 +29,7 @@ and the model starts afresh.
 True
 >>> record = decode_model("fraud", parts.values[key_model("fraud")], parts.values.__getitem__)
 >>> record["offsets"], float(record["monitor"]["ref"][-1]), record["format"]
-({'p:0': 10}, 2047.0, 1)
+({'p:0': 10}, 2047.0, 2)
 """
 
 from __future__ import annotations
