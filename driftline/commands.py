@@ -127,6 +127,29 @@ def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.replay.command import ReplayOptions, run_replay
+
+    if args.start is not None and args.end is not None and None not in (args.start.offset, args.end.offset) \
+            and args.end.offset <= args.start.offset:
+        raise SettingsError(f"--to offset {args.end.offset} is not after --from offset {args.start.offset}")
+    options = ReplayOptions(model_id=args.model_id, out=args.out, start=args.start, end=args.end,
+                            false_alarm_rate=args.rate, window=args.window,
+                            reference_size=args.reference_size, reference=args.reference,
+                            detectors=args.detectors, batch_size=args.batch_size, quiet=args.quiet)
+    summary = run_replay(settings, options)
+    first, live = summary["first_alert"], summary["first_live_alert"]
+
+    def at(a) -> str:
+        return "none" if a is None else f"event {a['event_index']} ({a['kind']}/{a['detector']})"
+
+    print(f"replay: {summary['events']['replayed']} events of {args.model_id}, "
+          f"{len(summary['alerts'])} alerts replayed (first at {at(first)}), "
+          f"{len(summary['live_alerts'])} live (first at {at(live)})")
+    print(f"replay: wrote {args.out}/report.html and {args.out}/summary.json")
+    return 0
+
+
 def format_alert(alert) -> str:
     when = datetime.fromtimestamp(alert.ts / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     where = f" feature={alert.feature}" if alert.feature else ""
