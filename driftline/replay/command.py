@@ -184,6 +184,7 @@ def run_replay(settings: Settings, options: ReplayOptions, err: IO[str] = sys.st
         first["event_ts"] == live_first["event_ts"] and first["kind"] == live_first["kind"],
         "drift_statistics_reported": any(p.drift for p in result.points),
         "seconds": round(seconds, 3),
+        "monitor_seconds": round(result.monitor_s, 3),  # of them, in ModelMonitor.process
         "events_per_s": round(result.n_events / seconds, 1) if seconds > 0 else None,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

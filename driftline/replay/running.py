@@ -24,6 +24,7 @@ they did live.
 from __future__ import annotations
 
 import dataclasses
+import time
 from array import array
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -59,6 +60,7 @@ class ReplayResult:
     versions: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)  # (index, ts, version)
     first_ts: int | None = None
     last_ts: int | None = None
+    monitor_s: float = 0.0  # time spent in ModelMonitor.process
     # Event time -> position, to place alerts (the replay's and the live ones) in the stream.
     _pred_ts: array = dataclasses.field(default_factory=lambda: array("q"))
     _pred_index: array = dataclasses.field(default_factory=lambda: array("q"))
@@ -119,7 +121,9 @@ class ReplayRun:
         return result
 
     def _process(self, batch: list[Any], now_ms: int, result: ReplayResult) -> None:
+        started = time.perf_counter()
         out = self.monitor.process(batch, now_ms)
+        result.monitor_s += time.perf_counter() - started
         n_pred = sum(1 for ev in batch if type(ev) is Prediction)
         result.n_predictions += n_pred
         result.n_feedback += len(batch) - n_pred
