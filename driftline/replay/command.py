@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from driftline.consumers.monitor import MonitorConfig
+from driftline.exceptions import DriftlineError
 from driftline.replay.bounds import Bound
 from driftline.replay.merge import merge_by_event_time
 from driftline.replay.reading import LogReader
@@ -124,7 +125,10 @@ def run_replay(settings: Settings, options: ReplayOptions, err: IO[str] = sys.st
     config = options.config(settings)
     batch_size = options.batch_size or settings.batch_size
     out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DriftlineError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
     profiles = RegistryProfiles(settings.resolved_registry_url) if options.reference == "registry" else None
     started = time.monotonic()
     skipped = [0]
@@ -140,6 +144,12 @@ def run_replay(settings: Settings, options: ReplayOptions, err: IO[str] = sys.st
                 _decoded(reader.records(t.feedback, progress.read), decode_feedback, limit, skipped))
             result = run.run(events)
             progress(result, final=True)
+            if result.n_events == 0:
+                raise DriftlineError(
+                    f"no predictions or feedback of model {options.model_id!r} (Kafka key) in "
+                    f"{t.predictions} and {t.feedback} between "
+                    f"{options.start.describe() if options.start else 'the oldest record'} and "
+                    f"{options.end.describe() if options.end else 'the end'}")
             live = []
             if result.first_ts is not None:
                 for a, _ in _decoded(reader.records(t.alerts), decode_alert, limit, [0]):

@@ -54,7 +54,7 @@ def _ends(bootstrap: str, prefix: str) -> dict:
 def _groups(bootstrap: str) -> set:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        return {g[0] for g in admin.list_consumer_groups()}
+        return {g["group_id"] for g in admin.list_groups()}
     finally:
         admin.close()
 
@@ -135,3 +135,12 @@ def test_replay_up_to_an_offset_stops_before_the_drift(demo, tmp_path):
     assert all(a["detector"] in ("adwin", "accuracy") for a in s["live_alerts"])
     # The live alerts that concern this span: none of the drift's.
     assert s["first_live_alert"] is None or s["first_live_alert"]["event_ts"] <= s["span"]["last_event_ts"]
+
+
+def test_a_model_with_no_records_is_one_line(demo, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "driftline", "replay", "no-such-model", "--quiet",
+                           "--out", str(tmp_path / "none")], env=demo.env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("driftline replay: error: no predictions or feedback of model "
+                                  "'no-such-model'") and done.stderr.count("\n") == 1, done.stderr
