@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -394,6 +395,7 @@ class ModelMonitor:
             accuracy=None if acc is None else round(acc, 6),
             label_coverage=round(c["labeled"] / done, 6) if done else None,
             features={} if self.summary is None else self.summary.snapshot(),
+            drift=[] if self.suite is None else _drift_readings(self.suite.readings),
         )
 
     # ------------------------------------------------------------ state
@@ -540,3 +542,11 @@ def _same(prediction: Any, label: Any) -> int:
         return 1
     # A service may send 1 for True or "1" for 1; compare what a person would.
     return int(str(prediction).lower() == str(label).lower())
+
+
+def _drift_readings(readings: list[tuple[str, str | None, float, float]]) -> list[dict[str, Any]]:
+    """The suite's readings as the metrics record carries them; a non-finite one is left out."""
+    return [{"detector": name, "feature": feature, "statistic": round(value, 6),
+             "threshold": round(threshold, 6)}
+            for name, feature, value, threshold in readings
+            if math.isfinite(value) and math.isfinite(threshold)]

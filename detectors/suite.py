@@ -202,6 +202,11 @@ class DriftSuite:
                 if d is not None]
 
     @property
+    def readings(self) -> list[tuple[str, str | None, float, float]]:
+        """``(detector, feature, statistic, threshold)`` of every member's latest tests."""
+        return [r for d in self.inputs + self.outcomes for r in d.readings]
+
+    @property
     def inputs_seen(self) -> int:
         return self.quality.n_seen
 

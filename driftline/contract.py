@@ -258,6 +258,9 @@ class Metrics(Event, frozen=True, omit_defaults=False):
     accuracy: Union[float, None]
     label_coverage: Union[float, None]
     features: dict[str, Any]
+    # The latest statistic of each drift test and the threshold it is compared with:
+    # {"detector", "feature" (null for a test of the whole model), "statistic", "threshold"}.
+    drift: list[dict[str, Any]] = msgspec.field(default_factory=list)
     schema: ClassVar[str] = "metrics"
 
 

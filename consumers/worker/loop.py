@@ -281,6 +281,21 @@ class MonitorWorker:
             raise WorkerStopped(f"could not write the monitor's output and state: {exc!r:.300}") from exc
         self.stats["flushes"] += 1
         self._last_flush = time.monotonic()
+        if self.exporter is not None:
+            self._report_progress()
+
+    def _report_progress(self) -> None:
+        """Each input partition's lag behind its end, and each model's state size, to /metrics."""
+        for tp in self._consumer.assignment():
+            task = self.tasks.get(tp.partition)
+            end = self._consumer.highwater(tp)
+            done = None if task is None else task.next.get(tp.topic)
+            if end is None or done is None or tp.topic == self.topics.model_versions:
+                continue
+            self.exporter.set_lag(tp.partition, end - done, tp.topic)
+        for task in self.tasks.values():
+            for model_id, slot in task.models.items():
+                self.exporter.set_state_bytes(model_id, slot.state_bytes)
 
     def _collect(self, slot: Slot, now: int) -> None:
         o = slot.out
@@ -341,6 +356,9 @@ class MonitorWorker:
             await self._flush()
             for p in {tp.partition for tp in revoked}:
                 self.tasks.pop(p, None)
+            if self.exporter is not None:
+                for tp in revoked:
+                    self.exporter.forget_lag(tp.partition, tp.topic)
             self.stats["models"] = sum(len(t.models) for t in self.tasks.values())
 
 

@@ -44,6 +44,9 @@ class Slot:
     offsets: dict[str, int] = dataclasses.field(default_factory=dict)  # "topic" -> next offset applied
     gen: int = 0
     blobs: dict[str, int] = dataclasses.field(default_factory=dict)  # blob name -> parts written
+    blob_bytes: dict[str, int] = dataclasses.field(default_factory=dict)  # blob name -> bytes
+    state_bytes: int = 0  # of the model's records on the state topic, pending ones estimated
+    pending_written: tuple[int, int] = (0, 0)  # pending records written, their bytes
     inbox: list[Prediction | Feedback] = dataclasses.field(default_factory=list)
     sources: list[Source] = dataclasses.field(default_factory=list)
     out: MonitorOutput = dataclasses.field(default_factory=MonitorOutput)
@@ -161,9 +164,23 @@ class PartitionTask:
             head_extra = np.sort(digests([f"{k}:{e}" for k, e in waiting]))
             encoded = records.encode_model(model_id, {**state}, slot.offsets, slot.gen,
                                            known=slot.blobs, extra={"pending_digests": head_extra})
+            written, size = slot.pending_written
             for (kind, event_id), value in new.items():
-                writes.append((records.key_pending(model_id, kind, event_id), codec.dumps(value)))
+                record = codec.dumps(value)
+                written, size = written + 1, size + len(record)
+                writes.append((records.key_pending(model_id, kind, event_id), record))
+            slot.pending_written = written, size
             writes += list(encoded.values.items())  # blobs, then the model record last
+            fresh: dict[str, int] = {}
+            for key, value in encoded.values.items():
+                kind, _model, *rest = records.decode_key(key)
+                if kind == "b":
+                    fresh[rest[0]] = fresh.get(rest[0], 0) + len(value)
+            slot.blob_bytes = {name: fresh.get(name, slot.blob_bytes.get(name, 0)) for name in encoded.blobs}
+            # Pending records are sized by their mean, not kept one by one.
+            slot.state_bytes = (len(encoded.values[records.key_model(model_id)])
+                                + sum(slot.blob_bytes.values())
+                                + (size * len(waiting) // written if written else 0))
             deletes += [(records.key_pending(model_id, kind, event_id), None) for kind, event_id in gone]
             for name, parts in slot.blobs.items():
                 if name not in encoded.blobs:

@@ -252,6 +252,7 @@ class CategoricalDrift(ReferenceWindowTest):
             self._checked.append((self.kind, self.name, feature))
             stat = homogeneity_chi2(ref[used], win[used])
             crit = self.threshold(j, self.alpha, df)
+            self._reading(self.name, feature, stat, crit)
             if stat <= crit:
                 continue
             p_ref, p_win = ref / n, win / m

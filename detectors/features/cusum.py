@@ -290,6 +290,12 @@ class MeanShift(Detector):
         self._detections = found
         self._n_seen += len(X)
 
+    @property
+    def readings(self) -> list[tuple[str, str | None, float, float]]:
+        """Each tracked feature's larger CUSUM (up or down) and its threshold, as of now."""
+        return [(self.name, self.features[j], float(self._sums[:, j].max() / _ONE), float(self._fit[3, j]))
+                for j in np.flatnonzero(~np.isnan(self._fit[3]))]
+
     def _update_quiet(self, X: np.ndarray) -> set[int]:
         """Advance every fixed-reference feature that raises no alarm in ``X``, all at once.
 

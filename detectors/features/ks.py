@@ -393,6 +393,7 @@ class NumericDrift(ReferenceWindowTest):
                     continue
                 self._checked.append((self.kind, s, feature))
                 value, threshold, high = values[s][j], crit[s][0][j], crit[s][1][j]
+                self._reading(s, feature, value, threshold)
                 if value <= threshold:
                     continue
                 self._detections.append(Detection(

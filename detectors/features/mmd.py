@@ -430,6 +430,9 @@ class MultivariateDrift(Detector):
         stats = self._statistics(S)
         self._checked.append((self.kind, self.name, None))
         tests = self._calibration["tests"]
+        # The test nearest its threshold (or furthest past it) stands for the window.
+        top = max(_SPLIT, key=lambda s: stats[s] / tests[s]["threshold"])
+        self._reading(self.name, None, stats[top], tests[top]["threshold"])
         fired = [name for name in _SPLIT if stats[name] > tests[name]["threshold"]]
         if not fired:
             return

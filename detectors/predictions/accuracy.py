@@ -153,6 +153,7 @@ class AccuracyDrop(Detector):
             return
         self._checked.append((self.kind, self.name, None))
         bound = self.lower_bound(self.alpha)
+        self._reading(self.name, None, accuracy, bound)
         if accuracy >= bound:
             return
         critical = accuracy < self.lower_bound(self.alpha / 100.0)

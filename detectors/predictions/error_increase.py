@@ -162,6 +162,7 @@ class ErrorIncrease(Detector):
             return
         self._checked.append((self.kind, self.name, None))
         bound = self.upper_bound(self.alpha)
+        self._reading(self.name, None, mean, bound)
         if mean <= bound:
             return
         critical = mean > self.upper_bound(self.alpha / 100.0)

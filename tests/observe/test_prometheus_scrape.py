@@ -89,6 +89,12 @@ def test_prometheus_scrapes_the_monitor_and_promql_matches_the_metrics_topic(kaf
         wanted = {f'driftline_predictions_total{{model_id="{model}"}}': float(last.n_predictions),
                   f'driftline_labels_total{{model_id="{model}"}}': float(last.n_labeled),
                   f'driftline_accuracy{{model_id="{model}"}}': last.accuracy}
+        # Each drift test's statistic and threshold, as the record carries them.
+        assert "cusum" in {d["detector"] for d in last.drift}, last.drift
+        for d in last.drift:
+            labels = f'model_id="{model}",detector="{d["detector"]}",feature="{d["feature"] or ""}"'
+            wanted[f"driftline_drift_statistic{{{labels}}}"] = d["statistic"]
+            wanted[f"driftline_drift_threshold{{{labels}}}"] = d["threshold"]
         deadline = time.monotonic() + 60
         got: dict[str, float | None] = {}
         while time.monotonic() < deadline:
@@ -97,6 +103,13 @@ def test_prometheus_scrapes_the_monitor_and_promql_matches_the_metrics_topic(kaf
                 break
             time.sleep(1)
         assert got == pytest.approx(wanted, abs=1e-9), (got, wanted)
+        # Read to the end of its input, with state of its own on the state topic.
+        lag = [f'driftline_consumer_lag{{topic="{topic}",partition="0"}}' for topic in (t.predictions, t.feedback)]
+        deadline = time.monotonic() + 30
+        while [_query(prom, q) for q in lag] != [0.0, 0.0] and time.monotonic() < deadline:
+            time.sleep(1)
+        assert [_query(prom, q) for q in lag] == [0.0, 0.0]
+        assert _query(prom, f'driftline_state_bytes{{model_id="{model}"}}') > 1000
         # The target is up and a range query sees the counter only growing.
         assert _query(prom, 'up{job="driftline-monitor"}') == 1.0
         assert _query(prom, f'resets(driftline_predictions_total{{model_id="{model}"}}[5m])') == 0.0
