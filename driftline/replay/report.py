@@ -146,8 +146,9 @@ def _markers(summary: dict[str, Any]) -> list[Marker]:
 
 
 def drift_charts(points: list[Any], detectors: set[str] | None, x_max: float,
-                 markers: list[Marker]) -> list[str]:
-    """A chart per (detector, feature) of the statistics the monitor reported, with thresholds."""
+                 markers: list[Marker], first: Sequence[tuple[str, str | None]] = ()) -> list[str]:
+    """A chart per (detector, feature) of the statistics the monitor reported, with thresholds;
+    those of the ``first`` keys (the ones that alerted) lead, in that order."""
     by_key: dict[tuple[str, str | None], tuple[list, list, list]] = {}
     for p in points:
         for d in p.drift:
@@ -158,7 +159,9 @@ def drift_charts(points: list[Any], detectors: set[str] | None, x_max: float,
             stat.append(d.get("statistic"))
             thr.append(d.get("threshold"))
     charts = []
-    for (det, feat), (xs, stat, thr) in sorted(by_key.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+    rank = {key: i for i, key in reversed(list(enumerate(first)))}
+    for (det, feat), (xs, stat, thr) in sorted(
+            by_key.items(), key=lambda kv: (rank.get(kv[0], len(rank)), str(kv[0][0]), str(kv[0][1]))):
         title = f"{det} on {feat}" if feat else f"{det}"
         charts.append(line_chart(title, [Series("statistic", xs, stat, "#2ca02c"),
                                          Series("threshold", xs, thr, "#d62728", "5 3")],
@@ -208,12 +211,16 @@ def render(summary: dict[str, Any], points: list[Any]) -> str:
         Series("rolling accuracy", xs, [p.accuracy for p in points], "#333333"),
         Series("label coverage", xs, [p.label_coverage for p in points], "#9467bd", "4 2")],
         x_max, markers, "share")]
-    drift = drift_charts(points, detectors, x_max, markers)
+    alerted = [(a["detector"], a["feature"]) for a in summary["alerts"] + summary["live_alerts"]]
+    drift = drift_charts(points, detectors, x_max, markers, alerted)
+    charted = {(d.get("detector"), d.get("feature")) for p in points for d in p.drift}
     note = ""
     if not drift:
         note = ("<p>This monitor reports no per-batch drift statistics in its metrics records; "
                 "the chart shows the figures each alert carried.</p>")
         drift = [alert_figures_chart(summary, x_max, markers)]
+    elif any(key not in charted for key in alerted):  # e.g. ADWIN's cut, which has no running figure
+        drift.insert(0, alert_figures_chart(summary, x_max, markers))
     first, live = summary["first_alert"], summary["first_live_alert"]
 
     def at(a: dict | None) -> str:

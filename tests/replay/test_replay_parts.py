@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -163,10 +164,19 @@ def test_report_is_self_contained_with_charts(tmp_path):
                "alerts": rows, "live_alerts": rows[:1], "first_alert": rows[0], "first_live_alert": rows[0]}
     page = render(summary, result.points)
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "<link" not in page
-    assert page.count("<svg") == 2  # accuracy, and the alerts' own figures
-    assert page.count('class="replay"') == 2 * len(rows) and page.count('class="live"') == 2
-    assert "no per-batch drift statistics" in page  # this monitor reports none yet
     assert json.dumps(summary, indent=1).replace('"', "&quot;")[:40] in page
+    titles = re.findall(r'font-weight="bold">([^<]*)', page)
+    charts = page.count("<svg")
+    assert titles[0] == "accuracy and label coverage" and charts == len(titles) >= 4
+    first = rows[0]
+    readings = [t for t in titles[1:] if t != "drift statistics and thresholds at each alert"]
+    assert readings[0] == f"{first['detector']} on {first['feature']}"  # what alerted leads
+    assert page.count('class="replay"') == charts * len(rows) and page.count('class="live"') == charts
+    # A monitor without per-batch readings: the figures each alert carried instead.
+    for p in result.points:
+        p.drift = []
+    bare = render(summary, result.points)
+    assert "no per-batch drift statistics" in bare and bare.count("<svg") == 2
 
 
 def test_drift_statistics_are_charted_when_reported():
