@@ -7,8 +7,9 @@ another (the replay reads every partition and keeps its model's records by
 key). In the same run it measures:
 
 - baseline: ``ModelMonitor.process`` alone over the model's decoded events,
-  merged by event time, in batches of the worker's batch size (the path of
-  benchmarks/throughput_monitor.py ``in_process``), wall-clock seconds;
+  merged by event time, in batches of the worker's batch size with the worker's runtime
+  settings (the path of benchmarks/throughput_monitor.py ``in_process``),
+  wall-clock seconds;
 - replay, the model alone on its topics: ``run_replay`` end to end (reading
   with aiokafka, decoding, merging, the monitor, the live alerts, the report);
 - replay, one of eight models on its topics.
@@ -48,6 +49,9 @@ def in_process(stream: runs.Stream, model: str, settings: Settings) -> tuple[int
     preds = [(decode_prediction(v), 0) for k, v in stream.records["predictions"] if k == key]
     labels = [(decode_feedback(v), 0) for k, v in stream.records["feedback"] if k == key]
     events = [ev for ev, _ in merge_by_event_time(preds, labels)]
+    from driftline.consumers.worker.loop import _tune_runtime
+
+    _tune_runtime()
     monitor = ModelMonitor(model, MonitorConfig.from_settings(settings))
     size = settings.batch_size
     t = time.perf_counter()

@@ -128,6 +128,7 @@ def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.consumers.worker.loop import _tune_runtime
     from driftline.replay.command import ReplayOptions, run_replay
 
     if args.start is not None and args.end is not None and None not in (args.start.offset, args.end.offset) \
@@ -137,6 +138,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
                             false_alarm_rate=args.rate, window=args.window,
                             reference_size=args.reference_size, reference=args.reference,
                             detectors=args.detectors, batch_size=args.batch_size, quiet=args.quiet)
+    _tune_runtime()  # the worker's interpreter settings: the monitor runs as fast as there
     summary = run_replay(settings, options)
     first, live = summary["first_alert"], summary["first_live_alert"]
 
