@@ -177,6 +177,8 @@ class ModelMonitor:
         self.scheduler.on_version(version)
         # (kind, feature) -> (alert_id, event_ts, message) of the episode's latest alert
         self._latest_alert: dict[tuple, tuple[str, int, str]] = {}
+        # (kind, feature) -> [episode_id, detector, severity] of each open episode's alerts
+        self._episodes: dict[tuple, list[str]] = {}
 
     def _set_schema(self, numeric: list[str], categorical: list[str]) -> None:
         """Feature columns, with the prediction named ``<prediction>`` among them."""
@@ -220,7 +222,7 @@ class ModelMonitor:
         for ev in events:
             if isinstance(ev, Prediction):
                 if ev.model_version != self.version:
-                    self._on_new_version(ev.model_version, preds, ev.ts)
+                    self._on_new_version(ev.model_version, preds, ev.ts, out, now_ms)
                     preds = []
                 preds.append(ev)
                 joined = self.join.add_prediction(ev)
@@ -281,11 +283,15 @@ class ModelMonitor:
     def count_invalid(self, n: int = 1) -> None:
         self.counts["invalid"] += n
 
-    def _on_new_version(self, version: str, preds_so_far: list[Prediction], ts: int) -> None:
+    def _on_new_version(self, version: str, preds_so_far: list[Prediction], ts: int,
+                        out: MonitorOutput, now_ms: int) -> None:
         if self.version is not None and preds_so_far:
             # Events of the old version in this batch still belong to its detectors.
             self._observe_predictions(preds_so_far, MonitorOutput(), now_ms=0, quiet=True)
         previous = self.version
+        # The old version's drifts end with it: the new one is watched against its own reference.
+        for key in list(self._episodes):
+            self._resolve(key, ts, now_ms, out, f"version {version} now serves")
         self._detectors_for(version)
         self.promotions.on_version(version, previous, ts, self.score, self.regression)
 
@@ -361,19 +367,43 @@ class ModelMonitor:
             return
         fresh = self.policy.observe(detections, n_seen, checked)
         for d in fresh:
+            key = (d.kind, d.feature)
             event_ts = int(ts[min(max(d.batch_index, 0), len(ts) - 1)])
+            episode = self._episodes.setdefault(key, [new_id(), d.detector, d.severity])
+            episode[1:] = [d.detector, d.severity]
             alert = Alert(alert_id=new_id(), model_id=self.model_id,
                           model_version=self.version or NO_MODEL, kind=d.kind,
                           severity=d.severity, detector=d.detector, feature=d.feature,
                           value=float(d.value), threshold=float(d.threshold),
-                          event_ts=event_ts, ts=now_ms, message=d.message)
+                          event_ts=event_ts, ts=now_ms, message=d.message,
+                          episode_id=episode[0], status="firing")
             out.alerts.append(alert)
-            self._latest_alert[(d.kind, d.feature)] = (alert.alert_id, event_ts, alert.message)
+            self._latest_alert[key] = (alert.alert_id, event_ts, alert.message)
+        for key in self.policy.closed_keys:
+            self._resolve(key, int(ts[-1]) if len(ts) else self.watermark, now_ms, out,
+                          "its detectors have been back within their thresholds for "
+                          f"{self.policy.recover_windows} checks in a row")
         # The policy decides which episodes ask for retraining (e.g. a performance
         # drop only once confirmed); the request cites the episode's latest alert.
         for key in self.policy.retrain_keys:
             if key in self._latest_alert:
                 self.scheduler.episode_asks(key, self._latest_alert[key])
+
+    def _resolve(self, key: tuple, event_ts: int, now_ms: int, out: MonitorOutput, why: str) -> None:
+        """The alert that ends the episode of ``key``: same ``episode_id``, status ``resolved``."""
+        episode_id, detector, severity = self._episodes.pop(key, None) or [new_id(), "policy", "warning"]
+        kind, feature = key
+        value = threshold = 0.0
+        for name, f, v, t in (self.suite.readings if self.suite is not None else ()):
+            if name == detector and f == feature:
+                value, threshold = v, t
+        what = feature if feature is not None else "the model"
+        out.alerts.append(Alert(
+            alert_id=new_id(), model_id=self.model_id, model_version=self.version or NO_MODEL,
+            kind=kind, severity=severity, detector=detector, feature=feature, value=float(value),
+            threshold=float(threshold), event_ts=event_ts, ts=now_ms,
+            message=f"{kind.replace('_', ' ')} of {what} resolved: {why}",
+            episode_id=episode_id, status="resolved"))
 
     def answered(self, announced: ModelVersion) -> None:
         """The retrainer's answer to a request, as announced on the model-versions topic.
@@ -415,6 +445,7 @@ class ModelMonitor:
             "policy": self.policy.state_dict(), "rolling": self.rolling.state_dict(),
             "scheduler": self.scheduler.state_dict(), "promotions": self.promotions.state_dict(),
             "latest_alert": [[k, list(v)] for k, v in self._latest_alert.items()],
+            "episodes": [[list(k), list(v)] for k, v in self._episodes.items()],
             "pending": list(self.join.pending.items()) if pending else None,
         }
 
@@ -442,6 +473,7 @@ class ModelMonitor:
         m.scheduler.load_state_dict(state["scheduler"])
         m.promotions = PromotionWatch.from_state(state["promotions"])
         m._latest_alert = {tuple(k): (str(a), int(t), str(msg)) for k, (a, t, msg) in state["latest_alert"]}
+        m._episodes = {tuple(k): [str(x) for x in v] for k, v in state["episodes"]}
         if state.get("pending"):
             m.join.restore(state["pending"])
         return m

@@ -178,7 +178,8 @@ class RetrainScheduler:
                 since = settled
             self.asked = Asked(keys=list(self.asking), since=since, reason=reason,
                                alert_ids=alert_ids)
-        elif asked and self.at is not None and (why := self._why_ask_again(asked, grown, open_keys)):
+        elif asked and self.at is not None and (why := self._why_ask_again(asked, grown, open_keys,
+                                                                            cooling)):
             since, alert_ids = asked.since, asked.alert_ids
             if lifted:
                 # The drift moved on since the window that was turned down (asked in the middle
@@ -222,16 +223,18 @@ class RetrainScheduler:
         growth, (labels, rows) = self.config.ask_again_growth, asked.grown_from or (0, 0)
         return bool(growth and rows and labeled - labels >= (growth - 1.0) * rows)
 
-    def _why_ask_again(self, asked: Asked, grown: bool, open_keys: list[Episode]) -> str | None:
+    def _why_ask_again(self, asked: Asked, grown: bool, open_keys: list[Episode],
+                       cooling: bool = False) -> str | None:
         """Why the last request, which gave no new version, should be repeated; None: it should not.
 
-        Its episodes are still open; or it was about the labels and the serving
+        Its episodes are still open (a reason once the cooldown is over, not
+        before: the window grown alone does not lift it); or it was about the labels and the serving
         version's newest losses stay above those before the drift (the gate turned
         the retrain down on too few labels, and a window grown since may tell);
         or, its window ``grown``, the challenger turned down had scored better
         than the champion, short of the gate's confidence.
         """
-        if set(asked.keys) & set(open_keys):
+        if not cooling and set(asked.keys) & set(open_keys):
             return "the drift goes on"
         if (self.settling is not None and any(k in ON_LABELS for k, _ in asked.keys)
                 and self.settling.worse(self.config.still_worse_z, newest=2 * self.settling.half)):

@@ -94,6 +94,9 @@ class Detector(abc.ABC):
     # Every value the class puts in ``Detection.detector`` and in checked keys:
     # ``(name,)`` unless a class that runs several tests lists them all.
     names: ClassVar[tuple[str, ...]]
+    # True for a change detector, which starts over after each detection: its silence
+    # after one says the stream has stopped changing, not that it is back to the reference.
+    sequential: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -51,6 +51,12 @@ def _port(text: str) -> int:
     return value
 
 
+def _port_or_any(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    return _port(text)
+
+
 def _float_in(low: float, high: float, wanted: str):
     """An argparse type for a number in [low, high], with ``wanted`` in its messages."""
 
@@ -218,6 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
                                "configured by DRIFTLINE_NOTIFY_* settings, with retries, a rate "
                                "limit and dedup; offsets are committed after delivery. Runs until "
                                "interrupted.")
+
+    u = sub.add_parser("ui", help="serve the dashboard: models, versions, lineage, alerts, live charts",
+                       description="Serve a read-only page with the models and their serving "
+                                   "versions, each version's lineage, the alerts timeline and live "
+                                   "charts of accuracy, label coverage and drift statistics. Reads "
+                                   "the metrics, alerts and model-versions topics (no consumer "
+                                   "group, no commits) and the registry. Beyond loopback it needs "
+                                   "DRIFTLINE_UI_TOKEN. Runs until interrupted.")
+    u.add_argument("--host", default=None, help="address to listen on (default: $DRIFTLINE_UI_HOST, "
+                                                "127.0.0.1)")
+    u.add_argument("--port", type=_port_or_any, default=None,
+                   help="port to listen on, 0 for any free one (default: $DRIFTLINE_UI_PORT, 8765)")
 
     s = sub.add_parser("simulate", help="run the simulated service",
                        description="Predict with the current champion on a drifting synthetic "

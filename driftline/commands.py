@@ -152,6 +152,13 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.ui.server import run_dashboard
+
+    run_dashboard(settings, _stop_on_signals(), host=args.host, port=args.port, out=sys.stdout)
+    return 0
+
+
 def format_alert(alert) -> str:
     when = datetime.fromtimestamp(alert.ts / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     where = f" feature={alert.feature}" if alert.feature else ""

@@ -107,15 +107,20 @@ ENV: dict[str, str] = {
     "notify_give_up_s": "DRIFTLINE_NOTIFY_GIVE_UP_S",
     "notify_timeout_s": "DRIFTLINE_NOTIFY_TIMEOUT_S",
     "notify_firing_ttl_s": "DRIFTLINE_NOTIFY_FIRING_TTL_S",
+    "ui_host": "DRIFTLINE_UI_HOST",
+    "ui_port": "DRIFTLINE_UI_PORT",
+    "ui_token": "DRIFTLINE_UI_TOKEN",
+    "ui_max_points": "DRIFTLINE_UI_MAX_POINTS",
 }
 
 # Settings that may also be read from a file, for secrets mounted as files (Docker,
 # Kubernetes): the variable's name plus this suffix names the file.
 FILE_SUFFIX = "_FILE"
 FROM_FILE = ("kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_key_password", "registry_url",
-             "notify_webhook_secret", "notify_slack_url")
+             "notify_webhook_secret", "notify_slack_url", "ui_token")
 # Fields that hold a secret as a Secret.
-SECRET_FIELDS = ("kafka_sasl_password", "kafka_ssl_key_password", "notify_webhook_secret", "notify_slack_url")
+SECRET_FIELDS = ("kafka_sasl_password", "kafka_ssl_key_password", "notify_webhook_secret", "notify_slack_url",
+                 "ui_token")
 # DRIFTLINE_* names that are not settings: the test suite's and the benchmarks' own.
 NOT_SETTINGS = ("DRIFTLINE_TEST_", "DRIFTLINE_BENCH_")
 
@@ -381,6 +386,10 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "notify_give_up_s": (_non_negative_float, "a number of seconds >= 0"),
     "notify_timeout_s": (_positive_float, "a number of seconds > 0"),
     "notify_firing_ttl_s": (_positive_float, "a number of seconds > 0"),
+    "ui_host": (_nonempty, "a host name or address to bind to, e.g. 127.0.0.1"),
+    "ui_port": (_port_or_off, "a port number from 1 to 65535, or 0 for any free port"),
+    "ui_token": (_secret_key, "a secret of at least 16 characters"),
+    "ui_max_points": (_positive_int, "an integer >= 1"),
 }
 
 
@@ -499,6 +508,13 @@ class Settings:
     # A firing alert tells Alertmanager it lasts this long unless resolved or sent again;
     # the worker sends open episodes again well before.
     notify_firing_ttl_s: float = 3600.0
+    # `driftline ui`: where the dashboard listens; beyond loopback it needs the token, which
+    # every request then carries (Authorization: Bearer, or ?token=).
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 8765
+    ui_token: Secret = Secret()
+    # Metrics points the dashboard keeps per model (and per drift detector and feature).
+    ui_max_points: int = 2000
 
     def __post_init__(self) -> None:
         for name in SECRET_FIELDS:

@@ -25,6 +25,15 @@ if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/de
   fi
 fi
 
+# Chromium opens the dashboard in the browser test (headless; Debian's package).
+if ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "test: installing Chromium from Debian packages"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+fi
+
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

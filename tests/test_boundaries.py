@@ -4,7 +4,9 @@
 - ``consumers/`` (the monitor) does not import the retrainer: reference
   profiles reach it through the registry's read side only;
 - ``producers/`` (what a service imports) imports neither the monitor nor the
-  retrainer, except the registry's and artifact store's read sides, to load a champion.
+  retrainer, except the registry's and artifact store's read sides, to load a champion;
+- ``driftline/ui`` (the dashboard) reads: no monitor, no service side, and of the
+  retrainer only the registry's read side.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ RULES = {
     "detectors": KAFKA_DB_IO + ("driftline.consumers", "driftline.retrainer", "driftline.producers"),
     "consumers": ("driftline.retrainer", "driftline.producers"),
     "producers": ("driftline.consumers", "driftline.retrainer"),
+    "driftline/ui": ("driftline.consumers", "driftline.retrainer", "driftline.producers"),
 }
-ALLOWED = {"consumers": REGISTRY_READ_SIDE, "producers": CHAMPION_READ_SIDE}
+ALLOWED = {"consumers": REGISTRY_READ_SIDE, "producers": CHAMPION_READ_SIDE, "driftline/ui": REGISTRY_READ_SIDE}
 
 
 def imports(path: Path) -> list[tuple[int, str]]:

@@ -26,7 +26,7 @@ def test_wheel_holds_one_namespace_and_imports_the_same(tmp_path):
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"driftline"}  # no bare `detectors`, `consumers`... to collide with PyPI
     for required in ("driftline/detectors/features/ks.py", "driftline/consumers/app.py",
-                     "driftline/schemas/prediction.json", "driftline/kafka/pom.xml",
+                     "driftline/schemas/prediction.json", "driftline/kafka/pom.xml", "driftline/ui/page.html",
                      "driftline/retrainer/persistence/migrations/env.py",
                      "driftline/retrainer/persistence/migrations/versions/r0001_versions.py"):
         assert required in names

@@ -29,7 +29,7 @@ and the model starts afresh.
 True
 >>> record = decode_model("fraud", parts.values[key_model("fraud")], parts.values.__getitem__)
 >>> record["offsets"], float(record["monitor"]["ref"][-1]), record["format"]
-({'p:0': 10}, 2047.0, 1)
+({'p:0': 10}, 2047.0, 2)
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import numpy as np
 from driftline.consumers.state import codec
 from driftline.exceptions import StateDecodeError
 
-FORMAT = 1
+FORMAT = 2
 # Arrays from this size on are blobs; smaller ones cost less inline than a name.
 BLOB_MIN_BYTES = 8192
 # Largest value of one record: well under the broker's default limit of 1 MB, so a
@@ -214,5 +214,11 @@ def decode_model(model_id: str, record: bytes, get: Callable[[bytes], bytes]) ->
             for k, v in head.items()}
 
 
+def _v1_to_v2(head: dict) -> dict:
+    """Format 2 names each open alert episode (its ``episode_id``); format 1 alerts had none,
+    so the episodes open then get their id when they resolve."""
+    return {**head, "format": 2, "monitor": {**head["monitor"], "episodes": []}}
+
+
 # format n -> the function that turns a record of format n into one of format n + 1
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}

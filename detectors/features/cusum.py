@@ -137,6 +137,7 @@ class MeanShift(Detector):
 
     kind = "data_drift"
     name = "cusum"
+    sequential = True
 
     def __init__(
         self,

@@ -71,6 +71,7 @@ class ClassErrorDrift(Detector):
 
     kind = "concept_drift"
     name = "adwin_class"
+    sequential = True
 
     def __init__(self, delta: float = 0.002, min_samples: int = 30, max_classes: int = 20) -> None:
         self.delta = check_probability("delta", delta)

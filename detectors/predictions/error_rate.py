@@ -71,6 +71,7 @@ class ErrorRateDrift(Detector):
 
     kind = "concept_drift"
     name = "adwin"
+    sequential = True
 
     def __init__(self, delta: float = 0.002, min_samples: int = 30) -> None:
         self.delta = check_probability("delta", delta)

@@ -118,6 +118,7 @@ class PriorShift(Detector):
 
     kind = "data_drift"
     name = "prior"
+    sequential = True
 
     def __init__(self, features: tuple[str, ...] | list[str] = (PREDICTION,),
                  reference_size: int = 1000, min_share: float = 0.01, max_classes: int = 10,

@@ -96,6 +96,7 @@ class ResidualShift(Detector):
 
     kind = "concept_drift"
     name = "residual"
+    sequential = True
 
     def __init__(self, shift: float = 0.5, clip: float = 3.0, reference_size: int = 1000,
                  min_reference: int = 10, false_alarm_rate: float = 1e-6, seed: int = 0) -> None:

@@ -58,6 +58,7 @@ class RiverBinaryDrift(Detector):
     """
 
     kind = "concept_drift"
+    sequential = True
     _river_class: ClassVar[type]
     _watches_accuracy: ClassVar[bool] = False
 

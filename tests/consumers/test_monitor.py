@@ -105,12 +105,18 @@ def test_an_unanswered_request_is_repeated_only_after_the_cooldown():
 
 def test_new_version_resets_detectors_and_answers_the_request():
     m = ModelMonitor("m", CONFIG)
-    run(m, events(9_000, error_after=5_000))
+    first = run(m, events(9_000, error_after=5_000))
     assert m.scheduler.at is not None
     got = run(m, events(8_000, start=9_000, version="2"))
     assert m.version == "2" and m.scheduler.at is None
     # Late labels of version 1 do not count against version 2.
-    assert [a for a in got["alerts"] if a.kind != "data_drift"] == []
+    assert [a for a in got["alerts"] if a.kind != "data_drift" and a.status == "firing"] == []
+    # Version 1's open episodes end as version 2 takes over, each with its own id.
+    opened = {a.episode_id: a for a in first["alerts"] if a.status == "firing"}
+    ended = [a for a in got["alerts"] if a.status == "resolved"]
+    assert ended and all(a.model_version == "1" and a.episode_id in opened for a in ended)
+    assert len({a.episode_id for a in ended}) == len(ended)
+    assert all("version 2 now serves" in a.message for a in ended)
 
 
 def test_duplicates_are_dropped_by_event_id():

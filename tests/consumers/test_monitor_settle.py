@@ -159,7 +159,7 @@ def test_a_second_episode_on_the_drift_already_asked_about_waits_out_the_cooldow
     requests, episodes = [], []
     for k in range(0, len(evs), 200):
         out = m.process(evs[k:k + 200], now_ms=k)
-        episodes += [a for a in out.alerts if a.kind in ("concept_drift", "performance")]
+        episodes += [a for a in out.alerts if a.kind in ("concept_drift", "performance") and a.status == "firing"]
         for request in out.retrain:
             requests.append(request)
             _turned_down(m, request)
