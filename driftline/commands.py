@@ -145,9 +145,12 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     def at(a) -> str:
         return "none" if a is None else f"event {a['event_index']} ({a['kind']}/{a['detector']})"
 
+    def firing(rows) -> int:
+        return sum(1 for a in rows if a["status"] == "firing")
+
     print(f"replay: {summary['events']['replayed']} events of {args.model_id}, "
-          f"{len(summary['alerts'])} alerts replayed (first at {at(first)}), "
-          f"{len(summary['live_alerts'])} live (first at {at(live)})")
+          f"{firing(summary['alerts'])} alerts replayed (first at {at(first)}), "
+          f"{firing(summary['live_alerts'])} live (first at {at(live)})")
     print(f"replay: wrote {args.out}/report.html and {args.out}/summary.json")
     return 0
 

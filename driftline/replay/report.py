@@ -137,8 +137,8 @@ def _markers(summary: dict[str, Any]) -> list[Marker]:
     marks = [Marker(v["event_index"], "version", f"v{v['version']} from event {v['event_index']}")
              for v in summary["versions"][1:]]
     for kind, alerts in (("replay", summary["alerts"]), ("live", summary["live_alerts"])):
-        for a in alerts:
-            if a.get("event_index") is not None:
+        for a in alerts:  # the episodes' openings; their ends are in the tables
+            if a.get("event_index") is not None and a.get("status", "firing") == "firing":
                 marks.append(Marker(a["event_index"], kind,
                                     f"{kind}: {a['kind']} {a['detector']} {a['feature'] or ''} at event "
                                     f"{a['event_index']}: {a['message']}"))
@@ -185,8 +185,8 @@ def alert_figures_chart(summary: dict[str, Any], x_max: float, markers: list[Mar
 def _table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "<p>none</p>"
-    cols = ["event_index", "prediction_index", "event_ts", "version", "kind", "severity", "detector",
-            "feature", "value", "threshold", "message"]
+    cols = ["event_index", "prediction_index", "event_ts", "version", "status", "kind", "severity",
+            "detector", "feature", "value", "threshold", "message"]
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in cols) + "</tr>"
                    for r in rows)

@@ -86,7 +86,8 @@ def test_cli_replay_finds_the_live_first_alert(demo, kafka_bootstrap, tmp_path):
     assert summary["same_first_alert"] is True
     # ... at the event the demo reported (it counts predictions from its first one).
     alert_at = int(re.search(r"alert\s+at event (\d+)", demo.summary).group(1))
-    drift = next(a for a in summary["alerts"] if a["kind"] in ("concept_drift", "performance"))
+    drift = next(a for a in summary["alerts"] if a["kind"] in ("concept_drift", "performance")
+                 and a["status"] == "firing")
     assert drift["prediction_index"] == alert_at
     # Each kind's first alert agrees too.
     for kind, a in summary["first_live_alert_by_kind"].items():
@@ -132,6 +133,7 @@ def test_replay_up_to_an_offset_stops_before_the_drift(demo, tmp_path):
     assert 0 < s["events"]["feedback"] < s["events"]["predictions"]
     assert s["span"]["to_ms"] is not None
     assert all(a["kind"] not in ("concept_drift", "performance") for a in s["alerts"])
+    assert all(a["status"] in ("firing", "resolved") for a in s["alerts"])
     assert all(a["detector"] in ("adwin", "accuracy") for a in s["live_alerts"])
     # The live alerts that concern this span: none of the drift's.
     assert s["first_live_alert"] is None or s["first_live_alert"]["event_ts"] <= s["span"]["last_event_ts"]
