@@ -117,6 +117,66 @@ def _drifts(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bound(text: str):
+    from driftline.replay.bounds import parse_bound
+
+    try:
+        return parse_bound(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _detectors(text: str) -> tuple[str, ...]:
+    from driftline.replay.command import detector_names
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    known = detector_names()
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown detector {', '.join(map(repr, unknown or [text]))}; "
+                                         f"expected names among {', '.join(known)}")
+    return names
+
+
+def _replay_options(sub) -> None:
+    r = sub.add_parser(
+        "replay", help="run the monitor over a model's retained log with another configuration",
+        description="Replay a model's retained predictions and feedback through the monitor, in "
+                    "process, with the configuration given here (the rest from DRIFTLINE_* "
+                    "settings), and write DIR/report.html (charts of accuracy, drift statistics "
+                    "and thresholds, the alerts it would have raised and those the live monitor "
+                    "raised) and DIR/summary.json. Reads with a consumer in no group: commits "
+                    "nothing, writes no topic.",
+        epilog="BOUND is an offset N of the predictions partition the model's key maps to (the "
+               "default partitioner's), @MS for epoch milliseconds, or an ISO-8601 time such as "
+               "2026-12-07T16:00:00Z (UTC without a zone). Times select records by their Kafka "
+               "timestamp on both topics; an offset becomes the time of its record for the "
+               "feedback.")
+    r.add_argument("model_id", metavar="MODEL_ID")
+    r.add_argument("--out", required=True, metavar="DIR", help="directory for report.html and summary.json")
+    r.add_argument("--from", dest="start", type=_bound, metavar="BOUND",
+                   help="start here (default: the oldest retained record)")
+    r.add_argument("--to", dest="end", type=_bound, metavar="BOUND",
+                   help="stop before here (default: the end when the replay starts)")
+    r.add_argument("--rate", type=_float_in(1e-12, 0.01, "a false-alarm rate between 1e-12 and 0.01"),
+                   default=None, metavar="R",
+                   help="target false alarms per prediction event (default: DRIFTLINE_FALSE_ALARM_RATE)")
+    r.add_argument("--window", type=_positive_int, default=None, metavar="N",
+                   help="rows per tested window (default: the monitor's, 500)")
+    r.add_argument("--reference", choices=["registry", "warm-up"], default="registry",
+                   help="each version's reference: the profile it was registered with, as the "
+                        "live monitor uses, or its first --reference-size predictions "
+                        "(default: %(default)s)")
+    r.add_argument("--reference-size", type=_positive_int, default=None, metavar="N",
+                   help="rows in a warm-up reference (default: DRIFTLINE_REFERENCE_SIZE)")
+    r.add_argument("--detectors", type=_detectors, default=None, metavar="NAME,...",
+                   help="report only these detectors' alerts and statistics (all of them run, "
+                        "sharing the false-alarm budget as live)")
+    r.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                   help="events per call of the monitor (default: DRIFTLINE_BATCH_SIZE)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def _stream_options(p: argparse.ArgumentParser, events: int, drifts: str) -> None:
     p.add_argument("--model-id", default=None, help="model id to publish under (default: demo-<random>)")
     p.add_argument("--stream", choices=["sea", "agrawal"], default="agrawal",
@@ -200,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max", type=_positive_int, default=None, help="stop after this many alerts")
     a.add_argument("--timeout", type=_non_negative, default=None,
                    help="stop after this many seconds without an alert")
+
+    _replay_options(sub)
 
     m = sub.add_parser("models", help="registered models and their versions; register, promote, roll back",
                        description="Read and change the model registry ($DRIFTLINE_REGISTRY_URL). "

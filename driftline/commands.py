@@ -127,6 +127,34 @@ def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.consumers.worker.loop import _tune_runtime
+    from driftline.replay.command import ReplayOptions, run_replay
+
+    if args.start is not None and args.end is not None and None not in (args.start.offset, args.end.offset) \
+            and args.end.offset <= args.start.offset:
+        raise SettingsError(f"--to offset {args.end.offset} is not after --from offset {args.start.offset}")
+    options = ReplayOptions(model_id=args.model_id, out=args.out, start=args.start, end=args.end,
+                            false_alarm_rate=args.rate, window=args.window,
+                            reference_size=args.reference_size, reference=args.reference,
+                            detectors=args.detectors, batch_size=args.batch_size, quiet=args.quiet)
+    _tune_runtime()  # the worker's interpreter settings: the monitor runs as fast as there
+    summary = run_replay(settings, options)
+    first, live = summary["first_alert"], summary["first_live_alert"]
+
+    def at(a) -> str:
+        return "none" if a is None else f"event {a['event_index']} ({a['kind']}/{a['detector']})"
+
+    def firing(rows) -> int:
+        return sum(1 for a in rows if a["status"] == "firing")
+
+    print(f"replay: {summary['events']['replayed']} events of {args.model_id}, "
+          f"{firing(summary['alerts'])} alerts replayed (first at {at(first)}), "
+          f"{firing(summary['live_alerts'])} live (first at {at(live)})")
+    print(f"replay: wrote {args.out}/report.html and {args.out}/summary.json")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.ui.server import run_dashboard
 
