@@ -9,14 +9,10 @@ publisher was told with what the predictions topic and the monitor's metrics hol
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import threading
-import warnings
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 
 from driftline.contract import Topics, decode_dead_letter, decode_metrics, decode_prediction
 from driftline.producers.events import feedback_event, predict_event
@@ -152,19 +148,3 @@ def acknowledged_by_model(pub: PacedPublisher) -> dict[str, int]:
         by_model[model] += 1
     return dict(by_model)
 
-
-@contextlib.contextmanager
-def sockets_of_refused_connects_collected() -> Iterator[None]:
-    """Collect, when the block ends, the sockets kafka-python leaves open after a refused connect.
-
-    kafka-python 3.0 raises out of ``kafka.net.inet``'s ``sock_connect`` without
-    closing the socket when a broker refuses the connection, so every client that
-    tries a stopped broker leaves a socket in a reference cycle. Collected here,
-    they are not reported against whichever later test the collector happens to run in.
-    """
-    try:
-        yield
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()

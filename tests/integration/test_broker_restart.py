@@ -20,7 +20,6 @@ loss on the predictions topic fails it.
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,8 +31,8 @@ from driftline.broker import LocalBroker, free_port
 from driftline.kafka_admin import ensure_topics
 from driftline.settings import Settings
 from tests.conftest import _unavailable
-from tests.integration.paced import (PacedPublisher, acknowledged_by_model, dead_letters,
-                                     sockets_of_refused_connects_collected, tally, wait_monitor_done)
+from tests.integration.paced import (PacedPublisher, acknowledged_by_model, dead_letters, tally,
+                                     wait_monitor_done)
 from tests.integration.test_monitor_faults import Workers, wait_members
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -48,11 +47,6 @@ DOWN_S = 15
 class MonitorOutputRefused(AssertionError):
     """The monitor committed inputs whose outputs the broker refused (they went to dead-letter)."""
 
-
-@pytest.fixture(autouse=True)
-def _leaked_sockets_collected() -> Iterator[None]:
-    with sockets_of_refused_connects_collected():
-        yield
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:

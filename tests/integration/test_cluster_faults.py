@@ -25,8 +25,8 @@ from driftline.contract import Topics
 from driftline.kafka_admin import Replication, ensure_topics, existing_replication
 from driftline.settings import Settings
 from tests.conftest import _unavailable
-from tests.integration.paced import (PacedPublisher, acknowledged_by_model,
-                                     sockets_of_refused_connects_collected, tally, wait_monitor_done)
+from tests.integration.paced import (PacedPublisher, acknowledged_by_model, tally,
+                                     wait_monitor_done)
 from tests.integration.test_monitor_faults import Workers, wait_members
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -36,11 +36,6 @@ PREDICTIONS = 15_000  # and as many feedback events
 PER_S = 600
 
 
-
-@pytest.fixture(autouse=True)
-def _leaked_sockets_collected() -> Iterator[None]:
-    with sockets_of_refused_connects_collected():
-        yield
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
