@@ -138,6 +138,21 @@ class MonitorWorker:
         self.outbox.max_bytes = await _size_limits(self.client, outputs)
         return producer
 
+    def _renewal(self):
+        """How to replace the producer after a refusal: at least once only (a transaction that
+        had a record refused cannot commit; the worker then ends, and starts with the
+        topics' limits known)."""
+        return None if self.exactly_once else self._renew_producer
+
+    async def _renew_producer(self) -> AIOKafkaProducer:
+        old = self._producer
+        with contextlib.suppress(Exception):
+            await old.stop()
+        # A new producer id, and the topics' limits read again: a limit lowered since the start
+        # is then checked before sending.
+        self._producer = await self._start_producer()
+        return self._producer
+
     async def _loop(self) -> None:
         s = self.settings
         interval = s.commit_interval_ms / 1000.0
@@ -250,11 +265,12 @@ class MonitorWorker:
         try:
             if self.exactly_once:
                 await self._producer.begin_transaction()
-            refused = await self.outbox.send(self._producer, deadline_s=self.settings.send_deadline_s)
+            send = dict(deadline_s=self.settings.send_deadline_s, renew=self._renewal())
+            refused = await self.outbox.send(self._producer, **send)
             for r in refused:
                 self._refused(r, now)
             if refused:  # their dead letters
-                for r in await self.outbox.send(self._producer, deadline_s=self.settings.send_deadline_s):
+                for r in await self.outbox.send(self._producer, **send):
                     log.error("dead letter refused too, dropped: %s", r.reason)
             for task in self.tasks.values():
                 for key, value in task.state_records(self.inputs):
@@ -262,7 +278,7 @@ class MonitorWorker:
             for partition, key, value in state:
                 self.outbox.add(self.state_topic, self.partitions[self.state_topic], key, value, now,
                                 partition=partition)
-            for r in await self.outbox.send(self._producer, deadline_s=self.settings.send_deadline_s):
+            for r in await self.outbox.send(self._producer, **send):
                 raise WorkerStopped(f"the state topic refused a record: {r.reason}")
             if self.exactly_once:
                 if offsets:

@@ -10,6 +10,12 @@ errors are retried with backoff until ``deadline_s``, then raised.
 Records larger than the topic accepts (``max.message.bytes``, which the
 worker reads from the cluster) are refused here, before they reach the
 broker, with the same kind of reason.
+
+An idempotent producer numbers its batches per partition, and a batch the
+broker refused for good has used its numbers: every later batch to that
+partition would then be refused as out of order. After a refusal the
+producer is therefore replaced (``renew``), and batches refused as out of
+order are sent again with the new one.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import dataclasses
 import itertools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 from aiokafka.partitioner import murmur2
 
 log = logging.getLogger(__name__)
@@ -93,12 +100,17 @@ class Outbox:
             return
         self._records.setdefault((topic, partition), []).append(_Pending(key, value, timestamp_ms, source))
 
-    async def send(self, producer: Any, *, deadline_s: float = 300.0) -> list[Refused]:
-        """Send everything collected; return what was refused for good (this call's and earlier ones)."""
+    async def send(self, producer: Any, *, deadline_s: float = 300.0,
+                   renew: Callable[[], Awaitable[Any]] | None = None) -> list[Refused]:
+        """Send everything collected; return what was refused for good (this call's and earlier ones).
+
+        ``renew`` returns a fresh producer to go on with after the broker refused
+        a record (see the module docstring); without it the producer is kept.
+        """
         records, self._records = self._records, {}
         refused, self.refused = self.refused, []
         if records:
-            refused += await _send_all(producer, records, deadline_s)
+            refused += await _send_all(producer, records, deadline_s, renew)
         return refused
 
 
@@ -107,7 +119,7 @@ class SendTimeout(KafkaError):
 
 
 async def _send_all(producer: Any, records: dict[tuple[str, int], list[_Pending]],
-                    deadline_s: float) -> list[Refused]:
+                    deadline_s: float, renew: Callable[[], Awaitable[Any]] | None = None) -> list[Refused]:
     refused: list[Refused] = []
     started = time.monotonic()
     # (topic, partition), records, and whether to send them one record a batch
@@ -122,6 +134,7 @@ async def _send_all(producer: Any, records: dict[tuple[str, int], list[_Pending]
         results = await asyncio.gather(*(f for _, _, f in sent), return_exceptions=True)
         retry: dict[tuple[tuple[str, int], bool], list[_Pending]] = {}
         waiting = False  # a retriable error: the broker needs time (a leader moving, a restart)
+        broken = False  # a refusal left the producer's numbering of a partition behind a gap
         for (tp, members, _), result in zip(sent, results):
             if not isinstance(result, BaseException):
                 continue
@@ -130,11 +143,19 @@ async def _send_all(producer: Any, records: dict[tuple[str, int], list[_Pending]
             if getattr(result, "retriable", False):
                 waiting = True
                 retry.setdefault((tp, len(members) == 1), []).extend(members)
+            elif isinstance(result, OutOfOrderSequenceNumber) and renew is not None:
+                broken = True
+                retry.setdefault((tp, len(members) == 1), []).extend(members)
             elif len(members) == 1:
                 p = members[0]
                 refused.append(Refused(tp[0], p.key, p.value, p.source, _reason(result)))
+                broken = True
             else:  # one or more records of the batch refused: find them one by one
                 retry.setdefault((tp, True), []).extend(members)
+                broken = True
+        if broken and renew is not None:
+            log.warning("the broker refused a record; going on with a new producer")
+            producer = await renew()
         if not retry:
             break
         if time.monotonic() - started > deadline_s:

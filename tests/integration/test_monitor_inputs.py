@@ -192,3 +192,52 @@ def test_a_model_with_100_numeric_features_is_monitored_and_its_state_fits(monit
     state = read(s.kafka_bootstrap, f"{s.topic_prefix}monitor-state", timeout_s=30,
                  until=lambda rs: any(model.encode() in (r.key or b"") for r in rs))
     assert any(model.encode() in (r.key or b"") for r in state)
+
+
+def _topic_limit(bootstrap: str, topic: str, limit: int | None) -> None:
+    """Set (or, with None, delete) ``max.message.bytes`` of ``topic`` on the broker."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        # kafka-python's alter_configs replaces the topic's whole set of overrides.
+        configs = {"cleanup.policy": "delete"} if limit is None else {"max.message.bytes": str(limit)}
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)])
+    finally:
+        admin.close()
+
+
+def test_an_output_the_broker_refuses_goes_to_dead_letter_and_the_rest_go_on(monitor):
+    # Last in this module: it narrows the labeled topic of the module's monitor for a while.
+    s, t = monitor, Topics(monitor.topic_prefix)
+    model = f"refused-{uuid.uuid4().hex[:6]}"
+    # The worker learnt the topic's limit when it started; the broker now holds a smaller one,
+    # so the record goes out and the broker itself refuses it.
+    _topic_limit(s.kafka_bootstrap, t.labeled, 2_000)
+    try:
+        time.sleep(2)  # the broker applies a topic's new config within moments
+        docs = [prediction(model, i, 30_000 + i) for i in range(40)]
+        docs[20]["features"] = {"x": 1.0, "note": "n" * 5_000}  # its labeled example is > 5 kB
+        send_stream(s, model, docs, [feedback(model, i, 30_000 + i + 1) for i in range(40)])
+        wanted = f"{model}-p20".encode()
+
+        def refused(records):
+            return [decode_dead_letter(r.value) for r in records
+                    if wanted in base64_raw(r.value) and b"refused" in r.value]
+
+        dead = read(s.kafka_bootstrap, t.dead_letter, timeout_s=90, until=lambda rs: bool(refused(rs)))
+        (letter,) = refused(dead)
+        assert letter.source_topic == t.labeled
+        assert letter.error.startswith(f"output to {t.labeled} refused: the broker refused the record: ")
+        assert "TooLarge" in letter.error, letter.error
+        example = decode_labeled(letter.raw_bytes)  # the refused example itself, kept whole
+        assert example.event_id == f"{model}-p20" and len(example.features["note"]) == 5_000
+        # The batch around it went on: every other example is on the labeled topic.
+        got = {decode_labeled(r.value).event_id for r in labeled_of(s, model, 39)}
+        assert got == {f"{model}-p{i}" for i in range(40) if i != 20}
+    finally:
+        _topic_limit(s.kafka_bootstrap, t.labeled, None)
+
+
+def base64_raw(value: bytes) -> bytes:
+    return decode_dead_letter(value).raw_bytes
