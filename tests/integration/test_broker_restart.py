@@ -9,13 +9,9 @@ again, and the test says so). At the end every prediction the publisher
 reported as sent is on the topic exactly once, and the monitor has counted
 each of them.
 
-Today it has not: after the restart the monitor's idempotent producer gets
-``OutOfOrderSequenceNumber`` from the broker for the partitions it had
-batches in flight to when the broker stopped, and every later output to them
-(``labeled``, ``metrics``) is refused and goes to ``dead-letter`` while the
-inputs are committed. The test's monitor check raises
-:class:`MonitorOutputRefused` for that, which is what its xfail expects; a
-loss on the predictions topic fails it.
+The dead-letter topic must stay empty: before a fix in the monitor's output,
+its idempotent producer was refused with ``OutOfOrderSequenceNumber`` after
+the restart and sent its labeled and metrics outputs there.
 """
 
 from __future__ import annotations
@@ -42,10 +38,6 @@ PER_S = 300
 PUBLISH_S = 40
 DOWN_S = 15
 
-
-
-class MonitorOutputRefused(AssertionError):
-    """The monitor committed inputs whose outputs the broker refused (they went to dead-letter)."""
 
 
 @pytest.fixture
@@ -82,9 +74,6 @@ class Supervised:
             time.sleep(0.2)
 
 
-@pytest.mark.xfail(raises=MonitorOutputRefused, strict=False,
-                   reason="the monitor's producer is refused with OutOfOrderSequenceNumber after a broker "
-                          "restart and dead-letters its labeled and metrics outputs (consumers/worker)")
 def test_a_broker_stopped_and_started_again_loses_and_duplicates_nothing(own_broker: LocalBroker,
                                                                          tmp_path: Path) -> None:
     s = Settings(kafka_bootstrap=own_broker.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
@@ -129,6 +118,5 @@ def test_a_broker_stopped_and_started_again_loses_and_duplicates_nothing(own_bro
     assert got.acknowledged == got.on_topic == got.sent
     # The monitor resumed by itself: the process that ran before the stop went on to the end.
     assert not monitor.exits and last is first, exits
-    if refused or got.counted_by_model != acknowledged_by_model(pub):
-        raise MonitorOutputRefused(f"counted {got.counted_by_model} of {acknowledged_by_model(pub)}; "
-                                   f"dead letters {dict(refused)}")
+    assert not refused, dict(refused)
+    assert got.counted_by_model == acknowledged_by_model(pub)
