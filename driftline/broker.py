@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -238,6 +239,27 @@ class LocalBroker:
         self._state_file.unlink(missing_ok=True)
         return True
 
+    def kill(self) -> bool:
+        """SIGKILL the broker, as a crash would (fault tests); return whether one was running.
+
+        Its data stays: :meth:`start` on the same folder and ports brings it back.
+        """
+        state = self._read_state()
+        if not state:
+            return False
+        pid = state["pid"]
+        child = _CHILDREN.pop(pid, None)
+        running = _alive(pid) if child is None else child.poll() is None
+        if child is not None:
+            child.kill()
+            child.wait()
+        elif running:
+            _signal(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        self._state_file.unlink(missing_ok=True)
+        return running
+
     def _write_config(self, controller_port: int) -> Path:
         logs = self.data_dir / "logs"
         listener = self.protocol
@@ -294,6 +316,69 @@ class LocalBroker:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return ""
+
+
+class LocalCluster:
+    """``size`` combined broker+controller nodes on loopback sharing one KRaft quorum and cluster id.
+
+    Node ``i`` keeps its data in ``<root>/node<i>``; every node is a voter, so
+    the cluster goes on while a majority runs. Kafka's own topics get
+    ``min(3, size)`` replicas.
+
+    >>> c = LocalCluster("/tmp/example-cluster", ports=[19101, 19102, 19103],
+    ...                  controller_ports=[19201, 19202, 19203], cluster_id="q1w2e3r4t5y6u7i8o9p0aA")
+    >>> c.bootstrap
+    '127.0.0.1:19101,127.0.0.1:19102,127.0.0.1:19103'
+    >>> c.nodes[2].node_id, c.nodes[2].voters
+    (3, '1@127.0.0.1:19201,2@127.0.0.1:19202,3@127.0.0.1:19203')
+    """
+
+    def __init__(self, root: str | os.PathLike, size: int = 3, *, ports: list[int] | None = None,
+                 controller_ports: list[int] | None = None, cluster_id: str | None = None,
+                 heap: str = "384m", version: str = KAFKA_VERSION) -> None:
+        ports = ports or [free_port() for _ in range(size)]
+        controller_ports = controller_ports or [free_port() for _ in range(size)]
+        if not len(ports) == len(controller_ports) == size:
+            raise BrokerError(f"a cluster of {size} needs {size} client and {size} controller ports")
+        voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(controller_ports))
+        cluster_id = cluster_id or new_cluster_id()
+        root = Path(root)
+        self.nodes = [LocalBroker(root / f"node{i + 1}", port=port, controller_port=cport,
+                                  version=version, heap=heap, node_id=i + 1, voters=voters,
+                                  cluster_id=cluster_id, replicas=min(3, size))
+                      for i, (port, cport) in enumerate(zip(ports, controller_ports))]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(n.bootstrap for n in self.nodes)
+
+    def start(self, timeout: float = 180.0) -> None:
+        """Start every node at once (each waits for a quorum of the others); stop them all if one fails."""
+        resolve_jars(self.nodes[0].version)
+        errors: list[BaseException] = []
+
+        def run(node: LocalBroker) -> None:
+            try:
+                node.start(timeout)
+            except BaseException as exc:  # reported below, after the other nodes
+                errors.append(exc)
+
+        _each(run, self.nodes)
+        if errors:
+            self.stop()
+            raise errors[0]
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop every node at once: one by one, the last ones would wait for a quorum that has left."""
+        _each(lambda node: node.stop(timeout), self.nodes)
+
+
+def _each(fn, nodes: list[LocalBroker]) -> None:
+    threads = [threading.Thread(target=fn, args=(n,)) for n in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def _alive(pid: int) -> bool:

@@ -21,6 +21,7 @@ from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.persistence.registry import Registry, VersionRecord
 from driftline.retrainer.orchestration.worker import RetrainWorker
 from driftline.settings import Settings
+from tests.integration.kafka_io import read_to_end
 from tests.retrainer.kafka_helpers import collect, publish
 from tests.retrainer.streams import labeled_events
 from tests.retrainer.orchestration.test_worker import committed, run_until
@@ -90,6 +91,7 @@ def test_a_worker_killed_mid_training_leaves_nothing_and_the_request_is_trained_
         trainer_pid = int(pid_file.read_text())
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
+        killed_at = time.monotonic()
     finally:
         if first.poll() is None:
             first.kill()
@@ -101,14 +103,19 @@ def test_a_worker_killed_mid_training_leaves_nothing_and_the_request_is_trained_
         assert (run.state, run.attempts, run.version) == ("started", 1, None)
 
     gate_file.unlink()  # the next attempt trains at once
+    restarted_at = time.monotonic()
     second = _start_worker(settings, tmp_path / "worker2.log")
     try:
         # The dead worker's group membership has to expire first (the session timeout).
-        [msg] = collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 1,
-                        timeout_s=150)
+        collect(consumer_factory(), topics.model_versions, until=lambda m: len(m) >= 1, timeout_s=150)
+        announced_at = time.monotonic()
     finally:
         second.terminate()
         second.wait(timeout=60)
+    # One announcement, also once the replacement has stopped.
+    [msg] = read_to_end(settings.kafka_bootstrap, topics.model_versions)
+    print(f"\nthe replacement announced version 1 {announced_at - restarted_at:.1f} s after its start, "
+          f"{announced_at - killed_at:.1f} s after the kill")
     event = decode_model_version(msg.value)
     assert (event.version, event.status, event.request_id) == ("1", "champion", "q1")
     with Registry(settings.resolved_registry_url) as registry:
