@@ -417,4 +417,7 @@ def _run(feeds) -> tuple[list[Detection], list[Key]]:
         det.update(batch)
         detections += det.detections
         checked += det.checked
+    # Earliest first, whichever detector found it: the policy opens an episode with the
+    # first detection it is given, and the alert's event time is that detection's.
+    detections.sort(key=lambda d: d.batch_index)
     return detections, checked

@@ -70,3 +70,23 @@ def test_a_metrics_record_carries_the_readings_and_fits_its_schema():
     doc = json.loads(last.encode())
     jsonschema.Draft202012Validator(contract.schema("metrics")).validate(doc)
     assert doc["drift"] == last.drift
+
+
+def test_the_first_alert_of_a_drift_is_its_earliest_detection_whatever_the_batch_size():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=6000)
+    x[2500:] += 3.0
+    events = []
+    for i in range(6000):
+        events.append(Prediction(event_id=f"p{i}", model_id="m", model_version="1", ts=1_000 + i,
+                                 features={"x": float(x[i]), "y": float(rng.normal())}, prediction=i % 2))
+    firsts = []
+    for batch in (100, 1000):
+        monitor = ModelMonitor("m", MonitorConfig(reference_size=1000, window=500))
+        alerts = []
+        for i in range(0, len(events), batch):
+            alerts += monitor.process(events[i:i + batch], 0).alerts
+        first = min((a for a in alerts if a.feature == "x"), key=lambda a: a.event_ts)
+        firsts.append((first.detector, first.event_ts))
+    assert firsts[0] == firsts[1], firsts
+    assert firsts[0][1] < 1_000 + 3000  # before the first window that ends after the shift
