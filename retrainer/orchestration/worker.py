@@ -87,6 +87,7 @@ from driftline.contract import (
 from driftline.exceptions import BrokerUnavailable, InvalidEvent
 from driftline.kafka_admin import ensure_topics
 from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.mlflow_mirror import MlflowMirror
 from driftline.retrainer.exceptions import (
     RegistryError,
     RetrainerError,
@@ -175,6 +176,7 @@ class RetrainWorker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = {"published": 0, "reannounced": 0, "dead_lettered": 0, "failures": 0}
         self._stop = threading.Event()
+        self._mirror = MlflowMirror.from_settings(settings) if settings.mlflow_tracking_uri else None
         self._producer: KafkaProducer | None = None
         self._consumer: KafkaConsumer | None = None
         try:
@@ -408,6 +410,9 @@ class RetrainWorker:
         event = record.announcement(_now_ms())
         self._send(self.topics.model_versions, event.key, event.encode())
         self.stats["published"] += 1
+        if self._mirror is not None:
+            # After every announcement, whatever it was: a mirror that failed once catches up here.
+            self._mirror.sync(self.registry, record.model_id)
         if record.status != "champion":
             # model-versions is compacted on model_id: a model's newest record is the one
             # that outlives compaction, and a service that reads the topic alone must find
