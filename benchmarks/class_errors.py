@@ -36,7 +36,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from driftline.detectors import ClassErrorDrift, ErrorRateDrift  # noqa: E402
-from driftline.detectors.class_error import error_pairs  # noqa: E402
+from driftline.detectors.predictions.class_error import error_pairs  # noqa: E402
 from driftline.detectors.profile import PREDICTION  # noqa: E402
 from driftline.detectors.suite import DriftSuite  # noqa: E402
 

@@ -17,7 +17,10 @@ seeded streams (see ``benchmarks/drift_bench/``):
 - TCPD: river's seven annotated change-point series, F1 at margin 5, next to
   the no-change floor;
 - throughput of numeric data drift in feature values per second, next to a
-  plain numpy pass and river's per-feature detectors.
+  plain numpy pass and river's per-feature detectors;
+- alerts per drift (``episodes``): the monitor itself, suite and alert
+  policy, on drifts that last and one that ends, counting alerts and
+  episodes per affected (kind, feature) next to the suite's raw detections.
 
 "driftline (monitor suite)" is the set of detectors the monitor runs on a
 model with the false-alarm budget split between them
@@ -31,7 +34,7 @@ Usage: python benchmarks/detection.py [--quick] [--json] [--seed 0] [--only FAMI
   --quick   a smaller run (under 2 minutes on 2 cores), as in CI
   --json    one JSON object per line (kinds: result, throughput, verdict, run)
   --only    one of: stationary, covariate, categorical, joint, concept, regression, label, tcpd,
-            throughput
+            throughput, episodes
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ _ROOT = str(pathlib.Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from benchmarks.drift_bench import contenders, harness, report  # noqa: E402
+from benchmarks.drift_bench import contenders, episodes, harness, report  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,15 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     results = harness.run(config, args.seed, families, log=log)
     rows = report.rows(results)
     verdicts = report.verdict(rows)
+    episode_rows = []
+    if "episodes" in families:
+        episode_rows = episodes.rows(episodes.run_all(config.episode_seeds, args.seed, log=log))
+        verdicts.append(episodes.verdict(episode_rows))
     names = list(dict.fromkeys(r["contender"] for r in rows if r["kind"] == "result"))
     run = report.row("run", seed=args.seed, quick=args.quick, families=families, contenders=names,
                       not_yet_in_driftline=contenders.missing_driftline(),
                       wall_s=round(time.perf_counter() - start, 1))
     if args.json:
-        for row in [*rows, *verdicts, run]:
+        for row in [*rows, *episode_rows, *verdicts, run]:
             print(json.dumps(row))
     else:
         print(report.table(rows))
+        if episode_rows:
+            print(episodes.table(episode_rows))
         print(report.verdict_text(verdicts))
         missing = run["not_yet_in_driftline"]
         print(f"\nseed {args.seed}, {'quick' if args.quick else 'full'} run, {run['wall_s']}s wall"

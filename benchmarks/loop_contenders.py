@@ -177,7 +177,7 @@ class DriftlineLoop(Contender):
         self.ms = ms_per_event
         self.registry = Registry(f"sqlite:///{workdir / 'registry.db'}")
         self.store = ArtifactStore(workdir / "artifacts", key=secrets.token_bytes(32))
-        self.monitor = ModelMonitor(model_id, {}, MonitorConfig.from_settings(settings),
+        self.monitor = ModelMonitor(model_id, MonitorConfig.from_settings(settings),
                                     RegistryProfiles(registry=self.registry))
         self.version = "0"
         self.topic: list = []  # what the monitor wrote to the labeled topic

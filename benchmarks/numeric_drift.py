@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from driftline.detectors import NumericDrift
-from driftline.detectors.ks import RESAMPLES
+from driftline.detectors.features.ks import RESAMPLES
 
 D = 10
 BATCH = 5000

@@ -21,7 +21,7 @@ Measured (2 x 10^7 items, target 20; normal bound in brackets):
 - AccuracyDrop at accuracy 0.9 / 0.97: exact baseline 12 / 2; holdout with
   baseline_n 0 / 1; the same holdout taken as exact 268 / 762; first
   window 109 / 32. A measured baseline holds the rate only on average over
-  baselines (the exact computation in tests/detectors/test_accuracy.py):
+  baselines (the exact computation in tests/detectors/predictions/test_accuracy.py):
   the rare stream whose baseline came out high alarms for its whole life,
   so 20 streams show either nothing or a lot.
 - ErrorIncrease, exact / holdout / first-window baseline: absolute normal

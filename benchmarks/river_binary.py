@@ -2,7 +2,7 @@
 
     python -m benchmarks.river_binary [--events 2000000] [--seeds 50] [--only ddm,eddm]
 
-For each detector of :mod:`driftline.detectors.river_binary` (and ADWIN,
+For each detector of :mod:`driftline.detectors.predictions.river_binary` (and ADWIN,
 which is :class:`~driftline.detectors.ErrorRateDrift`), with the defaults
 and, as the baseline measured in the same run, with river's own defaults:
 
@@ -40,7 +40,7 @@ import time
 import numpy as np
 
 from driftline.detectors import ErrorRateDrift
-from driftline.detectors.river_binary import DDMDrift, EDDMDrift, FHDDMDrift, HDDMADrift, HDDMWDrift
+from driftline.detectors.predictions.river_binary import DDMDrift, EDDMDrift, FHDDMDrift, HDDMADrift, HDDMWDrift
 from tests.detectors.cases import feed
 
 RATES = (0.05, 0.1, 0.2, 0.3)

@@ -114,11 +114,13 @@ def create_topics(settings: Settings) -> None:
     ensure_topics(settings)  # the rest as driftline makes them, and waits for metadata
 
 
-def read_topic(bootstrap: str, topic: str) -> list[Any]:
+def read_topic(settings: Settings, topic: str) -> list[Any]:
     """Every record of ``topic``, partition by partition in offset order."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    from driftline.kafka.clients import connect
+
+    consumer = connect(KafkaConsumer, settings, group_id=None, enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(parts)
@@ -143,22 +145,24 @@ def wait_until_consuming(settings: Settings, probe_model: str, timeout_s: float 
     still starting when the service begins would start the run behind by its
     start-up, and carry that backlog to the drift.
     """
-    from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+    from kafka import KafkaProducer, TopicPartition
 
     from driftline.contract import Prediction, new_id
+    from driftline.kafka.clients import connect
+    from driftline.kafka_admin import admin_client
 
     started = time.monotonic()
     topic = Topics(settings.topic_prefix).predictions
     probe = Prediction(event_id=new_id(), model_id=probe_model, model_version="0",
                        ts=int(time.time() * 1000), features={"probe": 0.0}, prediction=0)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = connect(KafkaProducer, settings, acks="all")
     try:
         sent = producer.send(topic, key=probe.key, value=probe.encode()).get(timeout=60)
     finally:
         producer.close()
     tp = TopicPartition(topic, sent.partition)
     group = f"{settings.topic_prefix}monitor"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = admin_client(settings)
     try:
         while time.monotonic() - started < timeout_s:
             committed = admin.list_group_offsets({group: None}).get(group, {})
@@ -251,8 +255,7 @@ def record(settings: Settings, model_id: str, drift_at: int, report: Any,
     from driftline.retrainer.persistence.registry import Registry
 
     t = Topics(settings.topic_prefix)
-    b = settings.kafka_bootstrap
-    preds = [r for r in read_topic(b, t.predictions) if r.key == model_id.encode()]
+    preds = [r for r in read_topic(settings, t.predictions) if r.key == model_id.encode()]
     if len(preds) != report.n_events:
         raise SystemExit(f"{len(preds)} predictions on the topic, the service made {report.n_events}")
     # Only the event time is needed, and the field is near the front: json.loads is cheap enough.
@@ -260,7 +263,7 @@ def record(settings: Settings, model_id: str, drift_at: int, report: Any,
     wall = np.fromiter((r.timestamp for r in preds), np.int64, len(preds))
 
     def events(topic: str, decode: Any) -> list:
-        return [(r.timestamp, ev) for r in read_topic(b, topic)
+        return [(r.timestamp, ev) for r in read_topic(settings, topic)
                 if (ev := decode(r.value)).model_id == model_id]
 
     registry = Registry(settings.resolved_registry_url)

@@ -1,38 +1,64 @@
-"""Events per second through the monitor on a real broker, next to a raw consume loop.
+"""Events per second through the monitor on a real broker, next to plain consumers of the same topics.
 
-Preloads a stream of predictions with feedback into fresh topics, then measures
-in the same run:
+One stream (predictions with 8 numeric features and 1 categorical, labels for
+a share of them) over models whose ids hash evenly to the 4 partitions, is
+written byte for byte under four topic prefixes: one read by the plain loops,
+and one for each monitor run, so no run starts from another's state or
+offsets. In the same run it measures:
 
-- baseline: a raw aiokafka consumer reading both topics from the start and
-  decoding every message with ``json.loads`` (the floor any Kafka consumer in
-  Python pays);
-- driftline: a monitor worker (``driftline monitor``, a child process) from
-  start until its committed offsets reach the end of both topics; the figure is
-  taken from its first commit to its last, so start-up is reported apart.
+- baseline: a plain aiokafka consumer reading both input topics from the start
+  and decoding every message with the contract's decoders
+  (``decode_prediction`` / ``decode_feedback``), the fastest of ``--passes``;
+- the same loop with ``json.loads`` (no checks), also the fastest of its passes;
+- floor for a processor: the baseline loop that also writes as many records as
+  the 1-worker monitor wrote to each of its output topics (labeled, metrics,
+  alerts, retrain-requests, dead-letter, monitor-state; its own records, to
+  ``floor-<output>`` topics) with an idempotent acks=all producer in batches,
+  and every commit interval awaits them, then commits;
+- monitor, 1 worker / 2 workers / 1 worker exactly_once: ``driftline monitor``
+  child processes in one consumer group. They start on empty input topics;
+  once every worker holds its partitions the stream is written (as fast as
+  the broker takes it) and the run is timed from the group's first commit to
+  the commit reaching the end of both topics, so start-up and the rebalance
+  as the second worker joins are not counted (both are printed apart). Each
+  worker's peak RSS (VmHWM) and CPU time from the preload on are shown, and
+  all the stream's events per CPU-second of the workers (which the machine's
+  other load moves less than events/s);
+- in process: ``ModelMonitor.process`` alone over the same decoded events, each
+  model's events in batches of the worker's batch size, with the worker's
+  runtime settings; its seconds are CPU time (decoding not included).
 
-Usage: python benchmarks/throughput.py [--predictions 200000] [--feedback 0.8]
-Uses DRIFTLINE_KAFKA_BOOTSTRAP if set, else starts a local broker on free ports.
+The ratio column is each row's events/s over the baseline's. The last line is
+the 1-worker at-least-once monitor against the baseline.
+
+Usage: python benchmarks/throughput.py [--quick] [--predictions 200000] [--feedback 0.8]
+           [--models-per-partition 2] [--batch-size 1000] [--passes 3] [--timeout 1800]
+Uses DRIFTLINE_KAFKA_BOOTSTRAP (and the environment's Kafka security settings)
+if set, else starts a local broker on free ports. DRIFTLINE_BENCH_PROFILE (e.g.
+``py-spy record -o prof.txt -f raw --``) runs each monitor worker under a profiler.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
-import numpy as np
-from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
-from driftline.contract import Topics
-from driftline.kafka_admin import ensure_topics
-from driftline.processes import settings_env
-from driftline.settings import Settings
+from benchmarks import throughput_monitor as monitor  # noqa: E402
+from benchmarks import throughput_runs as runs  # noqa: E402
+from driftline.kafka_admin import ensure_topics  # noqa: E402
+from driftline.settings import Settings  # noqa: E402
+
+PARTITIONS = 4
+QUICK = {"predictions": 20_000, "passes": 1}
 
 
 def broker():
@@ -41,144 +67,90 @@ def broker():
     return given_or_local("driftline-bench-")
 
 
-def preload(settings: Settings, n: int, fraction: float, seed: int = 0) -> int:
-    topics = Topics(settings.topic_prefix)
-    rng = np.random.default_rng(seed)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                             linger_ms=20, batch_size=256 * 1024, compression_type=None)
-    t0 = 1_732_356_000_000
-    X = rng.normal(size=(n, 4))
-    cats = rng.choice(["NL", "DE", "FR", "US"], size=n)
-    labels = (X[:, 0] + X[:, 1] > 0).astype(int)
-    flip = rng.random(n) < 0.1
-    preds = np.where(flip, 1 - labels, labels)
-    gets_label = rng.random(n) < fraction
-    sent = 0
-    models = ["bench-a", "bench-b"]
-    for i in range(n):
-        model = models[i % 2]
-        key = model.encode()
-        ts = t0 + i
-        ev = {"event_id": f"p{i}", "model_id": model, "model_version": "1", "ts": ts,
-              "features": {"x0": float(X[i, 0]), "x1": float(X[i, 1]), "x2": float(X[i, 2]),
-                           "x3": float(X[i, 3]), "country": str(cats[i])},
-              "prediction": int(preds[i])}
-        producer.send(topics.predictions, key=key, value=json.dumps(ev).encode())
-        sent += 1
-        if gets_label[i]:
-            fb = {"event_id": f"f{i}", "prediction_id": f"p{i}", "model_id": model,
-                  "ts": ts + 2000, "label": int(labels[i])}
-            producer.send(topics.feedback, key=key, value=json.dumps(fb).encode())
-            sent += 1
-    producer.flush()
-    producer.close()
-    return sent
-
-
-async def raw_loop(settings: Settings, total: int) -> float:
-    from aiokafka import AIOKafkaConsumer
-
-    topics = Topics(settings.topic_prefix)
-    consumer = AIOKafkaConsumer(topics.predictions, topics.feedback,
-                                bootstrap_servers=settings.kafka_bootstrap,
-                                group_id=f"raw-{uuid.uuid4().hex}", auto_offset_reset="earliest",
-                                enable_auto_commit=False)
-    await consumer.start()
-    seen = 0
-    start = None  # from the first fetched batch: group join is start-up, as for the monitor
-    try:
-        while seen < total:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            if batches and start is None:
-                start = time.perf_counter()
-            for records in batches.values():
-                for rec in records:
-                    json.loads(rec.value)
-                seen += len(records)
-    finally:
-        await consumer.stop()
-    return time.perf_counter() - start
-
-
-def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
-    from kafka import KafkaConsumer
-
-    topics = Topics(settings.topic_prefix)
-    c = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    try:
-        tps = [TopicPartition(t, p) for t in (topics.predictions, topics.feedback)
-               for p in c.partitions_for_topic(t)]
-        return c.end_offsets(tps)
-    finally:
-        c.close()
-
-
-def monitor_run(settings: Settings, ends: dict[TopicPartition, int], timeout_s: float) -> dict:
-    env = settings_env(settings)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    group = f"{settings.topic_prefix}monitor"
-    total = sum(ends.values())
-    started = time.perf_counter()
-    cmd = [sys.executable, "-m", "driftline", "monitor"]
-    if os.environ.get("DRIFTLINE_BENCH_PROFILE"):  # e.g. "py-spy record -o prof.txt -f raw --"
-        cmd = os.environ["DRIFTLINE_BENCH_PROFILE"].split() + cmd
-    proc = subprocess.Popen(cmd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = None
-    last_done = 0
-    try:
-        while time.perf_counter() - started < timeout_s:
-            if proc.poll() is not None:
-                raise SystemExit(f"the monitor exited with code {proc.returncode}")
-            try:
-                offsets = admin.list_group_offsets({group: None}).get(group, {})
-            except Exception:
-                offsets = {}
-            done = sum(min(o.offset, ends[tp]) for tp, o in offsets.items() if tp in ends)
-            now = time.perf_counter()
-            if done > 0 and first is None:
-                first = (now, done)
-            last_done = done
-            if done >= total:
-                return {"events": total, "startup_s": first[0] - started,
-                        "steady_s": now - first[0], "steady_events": total - first[1],
-                        "total_s": now - started}
-            time.sleep(0.25)
-        raise SystemExit(f"the monitor did not catch up in {timeout_s}s ({last_done}/{total})")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        admin.close()
-
-
-def main() -> None:
+def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--predictions", type=int, default=200_000)
-    ap.add_argument("--feedback", type=float, default=0.8)
-    ap.add_argument("--timeout", type=float, default=1800)
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true",
+                    help=f"a small stream ({QUICK['predictions']} predictions), one pass of each raw loop")
+    ap.add_argument("--predictions", type=int, default=None, help="predictions in the stream (200000)")
+    ap.add_argument("--feedback", type=float, default=0.8, help="share of predictions that get a label")
+    ap.add_argument("--models-per-partition", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=1000, help="the monitor's DRIFTLINE_BATCH_SIZE")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds each monitor run may take")
+    ap.add_argument("--passes", type=int, default=None, help="passes of each raw loop; the fastest is shown (3)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    for name, full in (("predictions", 200_000), ("passes", 3)):
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK[name] if args.quick else full)
+    if args.predictions < 1 or not 0 <= args.feedback <= 1 or args.models_per_partition < 1 or args.batch_size < 1 \
+            or args.passes < 1:
+        ap.error("--predictions, --models-per-partition, --batch-size and --passes must be >= 1, "
+                 "--feedback in [0, 1]")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _args(argv)
+    models = runs.spread_models(PARTITIONS, args.models_per_partition)
+    stream = runs.make_stream(args.predictions, args.feedback, models, args.seed)
+    total = stream.total
+    run_id = uuid.uuid4().hex[:6]
     with broker() as bootstrap, tempfile.TemporaryDirectory() as home:
-        settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
-                            home=home, partitions=2, batch_size=1000)
-        ensure_topics(settings)
+        # The environment's Kafka security settings, on the broker given or started.
+        base = Settings.from_env().replace(kafka_bootstrap=bootstrap, partitions=PARTITIONS,
+                                           batch_size=args.batch_size, http_port=0,
+                                           processing_guarantee="at_least_once")
+        raw, one, two, eos = (base.replace(topic_prefix=f"bench{run_id}-{name}.", home=f"{home}/{name}")
+                              for name in ("raw", "1w", "2w", "eos"))
+        eos = eos.replace(processing_guarantee="exactly_once")
+        for s in (raw, one, two, eos):
+            ensure_topics(s)
         t = time.perf_counter()
-        sent = preload(settings, args.predictions, args.feedback)
-        print(f"preloaded {sent} events ({args.predictions} predictions) in {time.perf_counter() - t:.1f}s")
-        ends = end_offsets(settings)
-        raw_s = asyncio.run(raw_loop(settings, sent))
-        mon = monitor_run(settings, ends, args.timeout)
-    raw_rate = sent / raw_s
-    mon_rate = mon["steady_events"] / mon["steady_s"] if mon["steady_s"] > 0 else float("nan")
-    print(f"{'what':44s} {'events':>8s} {'seconds':>8s} {'events/s':>10s}")
-    print(f"{'baseline: raw aiokafka consume + json.loads':44s} {sent:8d} {raw_s:8.1f} {raw_rate:10.0f}")
-    print(f"{'driftline monitor (first to last commit)':44s} {mon['steady_events']:8d} "
-          f"{mon['steady_s']:8.1f} {mon_rate:10.0f}")
-    print(f"monitor start-up before its first commit: {mon['startup_s']:.1f}s; "
-          f"whole run {mon['total_s']:.1f}s")
-    print(f"ratio monitor / baseline: {mon_rate / raw_rate:.3f}")
+        asyncio.run(runs.preload(raw, stream))
+        print(f"preloaded {total} events ({stream.count('predictions')} predictions, "
+              f"{stream.count('feedback')} labels, {len(models)} models on {PARTITIONS} partitions) "
+              f"in {time.perf_counter() - t:.1f}s")
+
+        def load(settings: Settings):
+            return lambda: asyncio.run(runs.preload(settings, stream))
+
+        rows = []
+        base_s = min(asyncio.run(runs.raw_loop(raw, total, "contract")) for _ in range(args.passes))
+        rows.append(("baseline: raw aiokafka consume + contract decode", total, base_s, None))
+        json_s = min(asyncio.run(runs.raw_loop(raw, total, "json")) for _ in range(args.passes))
+        rows.append(("raw aiokafka consume + json.loads", total, json_s, None))
+
+        mon1 = monitor.monitor_run(one, 1, load(one), args.timeout)
+        counts = runs.output_counts(one)
+        outputs = asyncio.run(runs.read_outputs(one))
+        runs.create_floor_topics(raw, outputs)
+        floor_s = asyncio.run(runs.floor_loop(raw, total, outputs, counts))
+        written = sum(counts.values())
+        rows.append((f"floor: consume + decode + produce {written} outputs", total, floor_s, None))
+        rows.append(("monitor, 1 worker (first to last commit)", mon1.events, mon1.seconds, mon1))
+        mon2 = monitor.monitor_run(two, 2, load(two), args.timeout)
+        rows.append(("monitor, 2 workers", mon2.events, mon2.seconds, mon2))
+        mon_eos = monitor.monitor_run(eos, 1, load(eos), args.timeout)
+        rows.append(("monitor, 1 worker, exactly_once", mon_eos.events, mon_eos.seconds, mon_eos))
+    events, cpu = monitor.in_process(stream, one)
+    rows.append((f"in process: ModelMonitor.process, batch {args.batch_size} (CPU)", events, cpu, None))
+
+    base_rate = total / base_s
+    print(f"{'what':58s} {'events':>8s} {'seconds':>8s} {'events/s':>10s} {'ratio':>6s} "
+          f"{'peak RSS MiB':>13s} {'CPU s':>10s} {'ev/CPU-s':>9s}")
+    for what, n, seconds, mon in rows:
+        rate = n / seconds if seconds > 0 else float("nan")
+        rss = "+".join(f"{r:.0f}" for r in mon.peak_rss_mib) if mon else ""
+        cpu_s = "+".join(f"{c:.1f}" for c in mon.cpu_s) if mon else ""
+        per_cpu = f"{mon.per_cpu_s:.0f}" if mon else ""
+        print(f"{what:58s} {n:8d} {seconds:8.2f} {rate:10.0f} {rate / base_rate:6.3f} {rss:>13s} {cpu_s:>10s} "
+              f"{per_cpu:>9s}")
+    print("outputs of the 1-worker monitor: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("start-up to holding partitions / preload and run to the last commit: " + ", ".join(
+        f"{what} {mon.startup_s:.1f}s / {mon.total_s:.1f}s"
+        for what, mon in (("1 worker", mon1), ("2 workers", mon2), ("exactly_once", mon_eos))))
+    mon_rate = mon1.events / mon1.seconds if mon1.seconds > 0 else float("nan")
+    print(f"ratio monitor / baseline: {mon_rate / base_rate:.3f}")
 
 
 if __name__ == "__main__":

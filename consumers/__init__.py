@@ -1,1 +1,1 @@
-"""The monitor: a faust app whose agents decode, call detectors and produce."""
+"""The monitor: a batch worker per consumer-group member that decodes, calls detectors and produces."""

@@ -1,14 +1,18 @@
 """Joins predictions with their late feedback by prediction id, in bounded memory.
 
-Pending predictions (and feedback that arrived before its prediction) live in
-a mapping the caller provides: a plain ``dict`` in process, a faust table with
-changelog recovery in the monitor worker. Entries leave the mapping when they
-are joined, when their event time is more than ``ttl_ms`` behind the newest
-event seen, or when more than ``max_pending`` are waiting (oldest first), so
+Pending predictions, and feedback that arrived before its prediction, wait in
+a dict keyed ``("p", event_id)`` or ``("f", prediction_id)``. They leave it
+when they are joined, when their event time is more than ``ttl_ms`` behind
+the model's clock, or, oldest first, when more than ``max_pending`` wait, so
 predictions that never get a label cannot grow memory without bound.
 
+The monitor writes the entries still waiting at the end of a commit interval
+to its state topic, and deletes those that had been written once they are
+gone (:meth:`changes`): a prediction whose label arrives within the same
+interval never reaches the topic.
+
 >>> from driftline.contract import Prediction, Feedback
->>> j = LabelJoin("fraud", {}, ttl_ms=1000, max_pending=10)
+>>> j = LabelJoin("fraud", ttl_ms=1000, max_pending=10)
 >>> j.add_prediction(Prediction("p1", "fraud", "3", 100, {"x": 1.0}, 1))
 >>> j.add_prediction(Prediction("p2", "fraud", "3", 200, {"x": 2.0}, 0))
 >>> j.add_feedback(Feedback("f1", "p1", "fraud", 900, 1)).label
@@ -21,100 +25,148 @@ predictions that never get a label cannot grow memory without bound.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import MutableMapping
+import heapq
+from collections.abc import Iterable
 from typing import Any
 
 from driftline.contract import Feedback, Labeled, Prediction
 
-SEP = "\x1f"  # cannot occur in a JSON-decoded id typed by a person; keeps keys splittable
-
-
-def pending_key(model_id: str, kind: str, event_id: str) -> str:
-    return f"{model_id}{SEP}{kind}{SEP}{event_id}"
-
-
-def model_of_key(key: str) -> str:
-    return key.split(SEP, 1)[0]
+Key = tuple[str, str]  # ("p", prediction event_id) or ("f", prediction_id of early feedback)
 
 
 class LabelJoin:
     """The pending side of one model's prediction/feedback join."""
 
-    def __init__(self, model_id: str, store: MutableMapping[str, Any], *,
-                 ttl_ms: int, max_pending: int) -> None:
+    def __init__(self, model_id: str, *, ttl_ms: int, max_pending: int) -> None:
         self.model_id = model_id
-        self.store = store
         self.ttl_ms = ttl_ms
         self.max_pending = max_pending
-        # (ts, key) in arrival order; joined keys are removed from the store only
-        # and skipped here lazily, so a join costs O(1).
-        self._order: deque[tuple[int, str]] = deque()
-        self._live = 0
-        self.rebuild()
+        # ("p", ts, version, features, prediction) or ("f", ts, label, feedback event_id)
+        self._pending: dict[Key, tuple] = {}
+        # (ts, arrival, key) of every entry added, oldest event time first; entries that
+        # were joined stay in the heap until they reach its top and are skipped there.
+        self._heap: list[tuple[int, int, Key]] = []
+        self._arrivals = 0
+        self._new: set[Key] = set()  # added since the last changes()
+        self._stored: set[Key] = set()  # written to the state topic and not deleted since
 
     def __len__(self) -> int:
-        return self._live
-
-    def rebuild(self) -> None:
-        """Recover the expiry order from the store (after a restart or a rebalance)."""
-        prefix = self.model_id + SEP
-        # None: a value the table could not read back, which counts as absent.
-        entries = sorted((v[1], k) for k, v in list(self.store.items())
-                         if v is not None and k.startswith(prefix))
-        self._order = deque(entries)
-        self._live = len(entries)
+        return len(self._pending)
 
     def add_prediction(self, p: Prediction) -> Labeled | None:
-        early = self._take(pending_key(self.model_id, "f", p.event_id))
+        early = self._take(("f", p.event_id))
         if early is not None:
             return _labeled(p.event_id, self.model_id, p.model_version, p.ts, p.features,
                             p.prediction, label=early[2], label_ts=early[1])
-        self._wait(pending_key(self.model_id, "p", p.event_id),
-                   ("p", p.ts, p.model_version, p.features, p.prediction))
+        self._wait(("p", p.event_id), ("p", p.ts, p.model_version, p.features, p.prediction))
         return None
 
     def add_feedback(self, f: Feedback) -> Labeled | None:
-        pending = self._take(pending_key(self.model_id, "p", f.prediction_id))
+        pending = self._take(("p", f.prediction_id))
         if pending is not None:
             _, ts, version, features, prediction = pending
             return _labeled(f.prediction_id, self.model_id, version, ts, features, prediction,
                             label=f.label, label_ts=f.ts)
         # Feedback can overtake its prediction: the two topics are read independently.
-        self._wait(pending_key(self.model_id, "f", f.prediction_id),
-                   ("f", f.ts, f.label, f.event_id))
+        self._wait(("f", f.prediction_id), ("f", f.ts, f.label, f.event_id))
         return None
 
-    def expire(self, watermark_ts: int) -> int:
-        """Drop entries older than the TTL or over the size bound; return predictions dropped."""
+    def add_all(self, events: Iterable[Prediction | Feedback]) -> list[Labeled]:
+        """:meth:`add_prediction` or :meth:`add_feedback` of each event, in order, in one loop;
+        the examples joined."""
+        pending, new, heap, model_id = self._pending, self._new, self._heap, self.model_id
+        pop, push = pending.pop, heapq.heappush
+        arrivals = self._arrivals
+        out = []
+        for ev in events:
+            if type(ev) is Prediction:
+                eid = ev.event_id
+                early = pop(("f", eid), None)
+                if early is not None:
+                    new.discard(("f", eid))
+                    out.append(Labeled(eid, model_id, ev.model_version, ev.ts, early[1],
+                                       ev.features, ev.prediction, early[2]))
+                    continue
+                key, value = ("p", eid), ("p", ev.ts, ev.model_version, ev.features, ev.prediction)
+            else:
+                pid = ev.prediction_id
+                waiting = pop(("p", pid), None)
+                if waiting is not None:
+                    new.discard(("p", pid))
+                    out.append(Labeled(pid, model_id, waiting[2], waiting[1], ev.ts,
+                                       waiting[3], waiting[4], ev.label))
+                    continue
+                key, value = ("f", pid), ("f", ev.ts, ev.label, ev.event_id)
+            if key not in pending:  # a duplicate keeps its first arrival
+                pending[key] = value
+                arrivals += 1
+                push(heap, (value[1], arrivals, key))
+                new.add(key)
+        self._arrivals = arrivals
+        return out
+
+    def expire(self, clock_ts: int | None) -> int:
+        """Drop entries older than the TTL or over the size bound; return the predictions dropped."""
+        if clock_ts is None:
+            return 0
         dropped = 0
-        horizon = watermark_ts - self.ttl_ms
-        order = self._order
-        while order and (order[0][0] < horizon or self._live > self.max_pending):
-            value = self._take(order.popleft()[1])
+        horizon = clock_ts - self.ttl_ms
+        heap = self._heap
+        while heap and (heap[0][0] < horizon or len(self._pending) > self.max_pending):
+            _, _, key = heapq.heappop(heap)
+            value = self._take(key)
             if value is not None:  # None: joined earlier
                 dropped += value[0] == "p"
-        if len(order) > 2 * self.max_pending + 1024:
-            self._compact()
+        if len(heap) > 2 * len(self._pending) + 1024:
+            self._heap = [e for e in heap if e[2] in self._pending]
+            heapq.heapify(self._heap)
         return dropped
 
-    def _take(self, key: str) -> Any:
-        """Remove and return the entry under ``key``, or None."""
-        value = self.store.get(key)
+    def _take(self, key: Key) -> Any:
+        value = self._pending.pop(key, None)
         if value is not None:
-            del self.store[key]
-            self._live -= 1
+            self._new.discard(key)
         return value
 
-    def _wait(self, key: str, value: tuple) -> None:
+    def _wait(self, key: Key, value: tuple) -> None:
         """Keep ``value`` (whose second item is its event time) until joined or expired."""
-        if key not in self.store:  # a duplicate keeps its first arrival
-            self.store[key] = value
-            self._order.append((value[1], key))
-            self._live += 1
+        if key not in self._pending:  # a duplicate keeps its first arrival
+            self._pending[key] = value
+            self._arrivals += 1
+            heapq.heappush(self._heap, (value[1], self._arrivals, key))
+            self._new.add(key)
 
-    def _compact(self) -> None:
-        self._order = deque(e for e in self._order if e[1] in self.store)
+    # ------------------------------------------------------------ persistence
+
+    def changes(self) -> tuple[dict[Key, tuple], list[Key]]:
+        """Entries to write (new since the last call, still waiting) and keys to delete.
+
+        A deletion is reported only for an entry that was written, so an entry
+        joined within one interval costs the state topic nothing.
+        """
+        writes = {k: self._pending[k] for k in self._new}
+        gone = [k for k in self._stored if k not in self._pending]
+        self._stored.difference_update(gone)
+        self._stored.update(writes)
+        self._new = set()
+        return writes, gone
+
+    def restore(self, entries: Iterable[tuple[Key, tuple]]) -> None:
+        """Take back entries read from the state topic (after a restart or a rebalance)."""
+        for key, value in entries:
+            key = (str(key[0]), str(key[1]))
+            if key in self._pending:
+                continue
+            self._pending[key] = tuple(value)
+            self._arrivals += 1
+            self._heap.append((int(value[1]), self._arrivals, key))
+            self._stored.add(key)
+        heapq.heapify(self._heap)
+
+    @property
+    def pending(self) -> dict[Key, tuple]:
+        """The entries waiting, by key (read-only use)."""
+        return self._pending
 
 
 def _labeled(event_id: str, model_id: str, version: str, ts: int, features: dict[str, Any],

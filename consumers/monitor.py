@@ -1,43 +1,60 @@
 """One model's monitor: joins labels, feeds the detectors, and decides what to publish.
 
-Pure logic: no Kafka, no clock (the caller passes ``now_ms``). The faust agent
-in :mod:`driftline.consumers.app` and the in-process benchmarks drive the same
-class, so what is measured is what runs.
+Pure logic: no Kafka, no clock (the caller passes ``now_ms``). The worker in
+:mod:`driftline.consumers.worker` and the in-process benchmarks drive the
+same class, so what is measured is what runs. It is a composition of small
+parts, each with its own tests and its own plain state:
+
+====================  =====================================================
+``recent``            :class:`~driftline.consumers.dedup.RecentIds`: events seen twice
+``clock``             :class:`~driftline.consumers.clock.EventClock`: believable event times
+``join``              :class:`~driftline.consumers.join.LabelJoin`: predictions and labels
+``suite``             :class:`~driftline.detectors.suite.DriftSuite`: the serving version's detectors
+``policy``            :class:`~driftline.detectors.AlertPolicy`: one alert per drift episode
+``scheduler``         :class:`~driftline.consumers.scheduler.RetrainScheduler`: retrain requests
+``promotions``        :class:`~driftline.consumers.promotions.PromotionWatch`: rollbacks
+====================  =====================================================
 
 >>> from driftline.contract import Prediction, Feedback
->>> m = ModelMonitor("fraud", {}, MonitorConfig(metrics_every=2))
+>>> m = ModelMonitor("fraud", MonitorConfig(metrics_every=2))
 >>> out = m.process([Prediction("p1", "fraud", "1", 10, {"x": 1.0}, 1),
 ...                  Feedback("f1", "p1", "fraud", 20, 1),
 ...                  Prediction("p2", "fraud", "1", 30, {"x": 2.0}, 0)], now_ms=40)
 >>> [e.event_id for e in out.labeled], out.metrics[0].accuracy
 (['p1'], 1.0)
+>>> back = ModelMonitor.from_state(m.state_dict(), MonitorConfig(metrics_every=2))
+>>> back.counts == m.counts and back.version == m.version
+True
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections.abc import Callable, MutableMapping, Sequence
+import itertools
+import math
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 
+from driftline.consumers.clock import EventClock
+from driftline.consumers.dedup import RecentIds
 from driftline.consumers.join import LabelJoin
 from driftline.consumers.promotions import PromotionWatch
-from driftline.consumers.settle import Settling
+from driftline.consumers.scheduler import NO_MODEL, RetrainScheduler, SchedulerConfig
 from driftline.contract import (
-    Alert, Feedback, Labeled, Metrics, ModelVersion, Prediction, RetrainRequest, new_id,
+    PREDICTION_COLUMN, Alert, Feedback, Labeled, Metrics, ModelVersion, Prediction, RetrainRequest,
+    new_id,
 )
 from driftline.detectors import AlertPolicy, Detection
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
-from driftline.detectors.quality import MISSING, WRONG_TYPE
+from driftline.detectors.features.quality import MISSING, WRONG_TYPE
 from driftline.detectors.suite import DriftSuite
 from driftline.detectors.summary import FeatureSummary, RollingAccuracy
 from driftline.settings import Settings
 
-NO_MODEL = "0"  # the version a service reports while it has no champion yet
-# Episodes found on the labeled outcomes: their drift can be watched settling.
-_ON_LABELS = ("concept_drift", "performance")
 # (model_id, version) -> the profile the version was registered with, or None.
 ProfileSource = Callable[[str, str], "ReferenceProfile | None"]
 
@@ -71,6 +88,10 @@ class MonitorConfig:
     # window's start are this many times those it held: a gate that could not tell on a
     # small holdout is asked again on a window that has grown enough to tell. None: never.
     ask_again_growth: float | None = 2.0
+    # Event times further than this from the model's clock are refused (see consumers/clock.py).
+    max_event_skew_ms: int = 86_400_000
+    # Features one event may carry; a model's columns are those of its first events.
+    max_features: int = 1000
 
     @classmethod
     def from_settings(cls, s: Settings) -> MonitorConfig:
@@ -79,7 +100,15 @@ class MonitorConfig:
                    max_pending=s.max_pending, metrics_every=s.metrics_every,
                    retrain_cooldown_ms=s.retrain_cooldown_ms,
                    min_train_examples=s.min_train_examples,
-                   rollback_window=s.rollback_window, rollback_confidence=s.rollback_confidence)
+                   rollback_window=s.rollback_window, rollback_confidence=s.rollback_confidence,
+                   max_event_skew_ms=s.max_event_skew_ms, max_features=s.max_features)
+
+    def scheduler(self) -> SchedulerConfig:
+        return SchedulerConfig(
+            retrain_cooldown_ms=self.retrain_cooldown_ms, min_train_examples=self.min_train_examples,
+            settle_window=self.settle_window, settle_rise_z=self.settle_rise_z,
+            settle_patience=self.settle_patience, still_worse_z=self.still_worse_z,
+            ask_again_growth=self.ask_again_growth)
 
 
 @dataclasses.dataclass
@@ -88,136 +117,68 @@ class MonitorOutput:
     alerts: list[Alert] = dataclasses.field(default_factory=list)
     retrain: list[RetrainRequest] = dataclasses.field(default_factory=list)
     metrics: list[Metrics] = dataclasses.field(default_factory=list)
-
-
-class _RecentIds:
-    """Event ids seen lately, so a redelivered event is not counted twice.
-
-    Kept as 64-bit digests in a ring: the set is part of every state snapshot
-    the worker writes, and ids themselves would make it ten times larger.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._ring = np.zeros(size, dtype=np.uint64)
-        self._next = 0
-        self._set: set[int] = set()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"ring": self._ring, "next": self._next}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._ring, self._next = state["ring"], state["next"]
-        self._set = set(int(v) for v in self._ring if v)
-
-    def seen(self, event_id: str) -> bool:
-        digest = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(),
-                                "little") or 1
-        if digest in self._set:
-            return True
-        slot = self._next % len(self._ring)
-        old = int(self._ring[slot])
-        if old:
-            self._set.discard(old)
-        self._ring[slot] = digest
-        self._next += 1
-        self._set.add(digest)
-        return False
+    # Events of the batch refused, by their index in it, with the reason.
+    rejected: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 
 
 class ModelMonitor:
     """Everything the monitor knows about one model_id.
 
-    ``pending`` is the mapping holding not-yet-joined predictions (see
-    :class:`LabelJoin`); it is not part of the pickled state, because in the
-    worker it is a faust table with its own changelog. ``profiles`` finds the
-    reference profile a version was registered with, so its drift is measured
-    against its training data from the first prediction on; without one (or
-    when it finds none) the detectors warm up on the version's first
-    predictions. Neither is pickled: after unpickling, call :meth:`attach`.
+    ``profiles`` finds the reference profile a version was registered with,
+    so its drift is measured against its training data from the first
+    prediction on; without one (or when it finds none) the detectors warm up
+    on the version's first predictions.
     """
 
-    def __init__(self, model_id: str, pending: MutableMapping[str, Any],
-                 config: MonitorConfig | None = None, profiles: ProfileSource | None = None) -> None:
+    def __init__(self, model_id: str, config: MonitorConfig | None = None,
+                 profiles: ProfileSource | None = None) -> None:
         self.model_id = model_id
-        self.config = config or MonitorConfig()
+        self.config = c = config or MonitorConfig()
+        self.profiles = profiles
         self.version: str | None = None
         self.numeric: list[str] | None = None  # None until the schema is known
         self.categorical: list[str] = []
         self.regression = False  # numeric predictions: the prediction is a numeric column
-        self._recent = _RecentIds(self.config.recent_ids)
+        self.recent = RecentIds(c.recent_ids)
+        self.clock = EventClock(c.max_event_skew_ms)
+        self.join = LabelJoin(model_id, ttl_ms=c.label_ttl_ms, max_pending=c.max_pending)
         self.counts = {"predictions": 0, "labeled": 0, "expired": 0, "invalid": 0,
                        "duplicates": 0, "type_errors": 0}
         self._since_metrics = 0
-        self._labeled_for_version = 0
-        self._watermark = 0
-        self._retrain_at: int | None = None  # event time of the request in flight
-        self._retrain_version: str | None = None
-        self.promotions = PromotionWatch(self.config.rollback_window, self.config.rollback_confidence)
-        self.attach(pending, profiles)
+        self.scheduler = RetrainScheduler(model_id, c.scheduler())
+        self.promotions = PromotionWatch(c.rollback_window, c.rollback_confidence)
+        self.summary: FeatureSummary | None = None
         self._detectors_for(None)
 
-    # ------------------------------------------------------------ state
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("join")
-        state.pop("profiles")
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        if "suite" not in state:
-            # Written before the detectors became one suite: the version starts afresh.
-            state = {**state, "suite": None, "numeric": None, "regression": False,
-                     "_reference": "warm-up"}
-        self.__dict__.update(state)
-        self.__dict__.setdefault("_alert_of", {})
-        self.__dict__.setdefault("_asking", [])
-        self.__dict__.setdefault("_asked", None)
-        self.__dict__.setdefault("_settling", None)  # written before drifts were settled
-        self.__dict__.setdefault("_settling_since", None)
-        if "promotions" not in self.__dict__:  # written before promotions were watched
-            self.promotions = PromotionWatch(0)
-            self._score = {}
-        self.profiles = None
-
-    def attach(self, pending: MutableMapping[str, Any], profiles: ProfileSource | None = None) -> ModelMonitor:
-        self.join = LabelJoin(self.model_id, pending, ttl_ms=self.config.label_ttl_ms,
-                              max_pending=self.config.max_pending)
-        self.profiles = profiles
-        return self
+    @property
+    def watermark(self) -> int:
+        return self.clock.watermark or 0
 
     def _detectors_for(self, version: str | None) -> None:
         """Fresh detectors for a new serving version; the old reference no longer applies."""
         c = self.config
         self.version = version
         self.suite: DriftSuite | None = None
-        self._reference = "warm-up"
+        self.reference = "warm-up"
         profile = None
         if version not in (None, NO_MODEL) and self.profiles is not None:
             profile = self.profiles(self.model_id, version)
-        self._score = dict(profile.performance) if profile is not None else {}
-        self._settling = _settling(c)
-        self._settling_since: int | None = None  # the detection being settled, while it is
+        self.score = dict(profile.performance) if profile is not None else {}
         if profile is not None:
             self._set_schema(profile.numeric, profile.categorical)
             self._build_suite()
             self.suite.set_reference(profile)
-            self._reference = profile.source or f"the profile of version {version}"
+            self.reference = profile.source or f"the profile of version {version}"
         elif self.numeric is not None:
             self._build_suite()
         self.policy = AlertPolicy(retrain_on=c.retrain_on)
         self.rolling = RollingAccuracy(c.accuracy_window)
-        self._labeled_for_version = 0
-        # (alert_id, event_ts, message) of alerts that ask for retraining, not yet acted on;
-        # alerts about an older version do not.
-        self._episode_alerts: list[tuple[str, int, str]] = []
-        self._asking: list[tuple] = []  # (kind, feature) of the episodes behind them
-        # (kind, feature) -> the latest alert of that episode
-        self._alert_of: dict[tuple, tuple[str, int, str]] = {}
-        # The last request made for this version's episodes, while unanswered: repeated
-        # (with a window grown since) if its episodes stay open, for a retrain the gate
-        # rejected on too little evidence must not leave a drifted model in place.
-        self._asked: dict[str, Any] | None = None
+        self.labeled_for_version = 0
+        self.scheduler.on_version(version)
+        # (kind, feature) -> (alert_id, event_ts, message) of the episode's latest alert
+        self._latest_alert: dict[tuple, tuple[str, int, str]] = {}
+        # (kind, feature) -> [episode_id, detector, severity] of each open episode's alerts
+        self._episodes: dict[tuple, list[str]] = {}
 
     def _set_schema(self, numeric: list[str], categorical: list[str]) -> None:
         """Feature columns, with the prediction named ``<prediction>`` among them."""
@@ -251,16 +212,17 @@ class ModelMonitor:
     def process(self, events: Sequence[Prediction | Feedback], now_ms: int) -> MonitorOutput:
         """Consume one batch of this model's events in arrival order."""
         out = MonitorOutput()
-        preds: list[Prediction] = []
+        events = self._admit(events, now_ms, out)
+        preds: list[Prediction] = [ev for ev in events if type(ev) is Prediction]
+        if self.version is not None and all(p.model_version == self.version for p in preds):
+            out.labeled = self.join.add_all(events)
+            events = ()
+        else:
+            preds = []
         for ev in events:
-            if self._recent.seen(("p:" if isinstance(ev, Prediction) else "f:") + ev.event_id):
-                self.counts["duplicates"] += 1
-                continue
-            if ev.ts > self._watermark:
-                self._watermark = ev.ts
             if isinstance(ev, Prediction):
                 if ev.model_version != self.version:
-                    self._on_new_version(ev.model_version, preds, ev.ts)
+                    self._on_new_version(ev.model_version, preds, ev.ts, out, now_ms)
                     preds = []
                 preds.append(ev)
                 joined = self.join.add_prediction(ev)
@@ -270,26 +232,68 @@ class ModelMonitor:
                 out.labeled.append(joined)
         self._observe_predictions(preds, out, now_ms)
         self._observe_labeled(out.labeled, out, now_ms)
-        self.counts["expired"] += self.join.expire(self._watermark)
-        self._maybe_retrain(out, now_ms)
+        self.counts["expired"] += self.join.expire(self.clock.expiry)
+        request = self.scheduler.poll(now_ms, self.watermark, self.labeled_for_version,
+                                      self.policy.open_keys)
+        if request is not None:
+            at = self.clock.wall_time_before(request.since_ts)
+            out.retrain.append(request if at is None else
+                               msgspec.structs.replace(request, labeled_from_ts=at))
         if self._since_metrics >= self.config.metrics_every:
             self._since_metrics = 0
             out.metrics.append(self._metrics(now_ms))
         return out
 
+    def _admit(self, events: Sequence[Prediction | Feedback], now_ms: int,
+               out: MonitorOutput) -> list[Prediction | Feedback]:
+        """The events to process: not seen before, with believable times and usable features."""
+        if not events:
+            return []
+        c = self.config
+        keep = ~self.recent.seen([("p:" if type(ev) is Prediction else "f:") + ev.event_id
+                                  for ev in events])
+        self.counts["duplicates"] += int(len(events) - keep.sum())
+        index = np.flatnonzero(keep)
+        sizes = [len(ev.features) for ev in events if type(ev) is Prediction]
+        if sizes and max(sizes) <= c.max_features and not any(
+                PREDICTION_COLUMN in ev.features for ev in events if type(ev) is Prediction):
+            index = ()  # every prediction's features are usable
+        for i in (index if isinstance(index, tuple) else index.tolist()):
+            ev = events[i]
+            if type(ev) is Prediction:
+                why = None
+                if len(ev.features) > c.max_features:
+                    why = (f"{len(ev.features)} features, over the limit of {c.max_features} "
+                           f"(DRIFTLINE_MAX_FEATURES)")
+                elif PREDICTION_COLUMN in ev.features:
+                    why = f"feature name {PREDICTION_COLUMN!r} is reserved for the model's prediction"
+                if why is not None:
+                    keep[i] = False
+                    out.rejected.append((i, why))
+        index = np.flatnonzero(keep)
+        ok, reasons = self.clock.admit(np.fromiter((events[i].ts for i in index), dtype=np.int64,
+                                                   count=len(index)), now_ms)
+        for j, why in reasons.items():
+            out.rejected.append((int(index[j]), why))
+        if out.rejected:
+            out.rejected.sort()
+            self.counts["invalid"] += len(out.rejected)
+        return [events[i] for i in index[ok].tolist()]
+
     def count_invalid(self, n: int = 1) -> None:
         self.counts["invalid"] += n
 
-    def _on_new_version(self, version: str, preds_so_far: list[Prediction], ts: int) -> None:
+    def _on_new_version(self, version: str, preds_so_far: list[Prediction], ts: int,
+                        out: MonitorOutput, now_ms: int) -> None:
         if self.version is not None and preds_so_far:
             # Events of the old version in this batch still belong to its detectors.
             self._observe_predictions(preds_so_far, MonitorOutput(), now_ms=0, quiet=True)
-        if self.version is not None and self._retrain_version == self.version:
-            self._retrain_at = None  # the request in flight has been answered
-            self._retrain_version = None
         previous = self.version
+        # The old version's drifts end with it: the new one is watched against its own reference.
+        for key in list(self._episodes):
+            self._resolve(key, ts, now_ms, out, f"version {version} now serves")
         self._detectors_for(version)
-        self.promotions.on_version(version, previous, ts, self._score, self.regression)
+        self.promotions.on_version(version, previous, ts, self.score, self.regression)
 
     def _observe_predictions(self, preds: list[Prediction], out: MonitorOutput, now_ms: int,
                              quiet: bool = False) -> None:
@@ -303,28 +307,7 @@ class ModelMonitor:
         suite = self.suite
         n = len(preds)
         self.counts["predictions"] += n
-        d = len(suite.numeric)
-        X = np.full((n, d), np.nan)
-        C = np.empty((n, len(suite.categorical)), dtype=object)
-        Q = np.zeros((n, d + len(suite.categorical)), dtype=np.int8)
-        for i, p in enumerate(preds):
-            f = p.features
-            for j, name in enumerate(suite.numeric):
-                v = p.prediction if name == PREDICTION else f.get(name)
-                if v is None:
-                    Q[i, j] = MISSING
-                elif _is_num(v):
-                    X[i, j] = v
-                else:
-                    Q[i, j] = WRONG_TYPE
-            for j, name in enumerate(suite.categorical):
-                v = p.prediction if name == PREDICTION else f.get(name)
-                if v is None:
-                    Q[i, d + j] = MISSING
-                else:
-                    C[i, j] = str(v)
-                    if _is_num(v) and name != PREDICTION:
-                        Q[i, d + j] = WRONG_TYPE
+        X, C, Q = _columns(preds, suite.numeric, suite.categorical)
         self.counts["type_errors"] += int((Q == WRONG_TYPE).sum())
         features = [j for j, name in enumerate(suite.numeric) if name != PREDICTION]
         self.summary.update_numeric(X[:, features])
@@ -344,13 +327,11 @@ class ModelMonitor:
         if not rows:
             return
         ts = np.fromiter((e.ts for e in rows), dtype=np.int64, count=len(rows))
-        self._labeled_for_version += len(rows)
+        self.labeled_for_version += len(rows)
         outcomes = self._outcomes(rows)
         if not self.regression:
             self.rolling.update(outcomes)
-        if self._settling is not None and self.version != NO_MODEL:
-            losses = np.abs(outcomes) if self.regression else 1.0 - outcomes
-            self._settling.observe(losses, ts)
+        self.scheduler.observe_losses(np.abs(outcomes) if self.regression else 1.0 - outcomes, ts)
         if self.version == NO_MODEL or self.suite is None:
             return  # a fallback answer has no concept to drift from
         predicted = None if self.regression else [e.prediction for e in rows]
@@ -378,8 +359,7 @@ class ModelMonitor:
         out.retrain.append(decided.request)
         # The rollback answers this episode: no retrain request from the demoted
         # version, nor from the restored one, until the cooldown has passed.
-        self._episode_alerts, self._asking, self._settling_since = [], [], None
-        self._retrain_at, self._retrain_version = self._watermark, None
+        self.scheduler.rolled_back(self.watermark)
 
     def _raise(self, detections: list[Detection], n_seen: int, checked: list[tuple],
                ts: np.ndarray, out: MonitorOutput, now_ms: int) -> None:
@@ -387,143 +367,52 @@ class ModelMonitor:
             return
         fresh = self.policy.observe(detections, n_seen, checked)
         for d in fresh:
+            key = (d.kind, d.feature)
             event_ts = int(ts[min(max(d.batch_index, 0), len(ts) - 1)])
+            episode = self._episodes.setdefault(key, [new_id(), d.detector, d.severity])
+            episode[1:] = [d.detector, d.severity]
             alert = Alert(alert_id=new_id(), model_id=self.model_id,
                           model_version=self.version or NO_MODEL, kind=d.kind,
                           severity=d.severity, detector=d.detector, feature=d.feature,
                           value=float(d.value), threshold=float(d.threshold),
-                          event_ts=event_ts, ts=now_ms, message=d.message)
+                          event_ts=event_ts, ts=now_ms, message=d.message,
+                          episode_id=episode[0], status="firing")
             out.alerts.append(alert)
-            self._alert_of[(d.kind, d.feature)] = (alert.alert_id, event_ts, alert.message)
+            self._latest_alert[key] = (alert.alert_id, event_ts, alert.message)
+        for key in self.policy.closed_keys:
+            self._resolve(key, int(ts[-1]) if len(ts) else self.watermark, now_ms, out,
+                          "its detectors have been back within their thresholds for "
+                          f"{self.policy.recover_windows} checks in a row")
         # The policy decides which episodes ask for retraining (e.g. a performance
         # drop only once confirmed); the request cites the episode's latest alert.
         for key in self.policy.retrain_keys:
-            if key in self._alert_of:
-                self._episode_alerts.append(self._alert_of[key])
-                self._asking.append(key)
+            if key in self._latest_alert:
+                self.scheduler.episode_asks(key, self._latest_alert[key])
+
+    def _resolve(self, key: tuple, event_ts: int, now_ms: int, out: MonitorOutput, why: str) -> None:
+        """The alert that ends the episode of ``key``: same ``episode_id``, status ``resolved``."""
+        episode_id, detector, severity = self._episodes.pop(key, None) or [new_id(), "policy", "warning"]
+        kind, feature = key
+        value = threshold = 0.0
+        for name, f, v, t in (self.suite.readings if self.suite is not None else ()):
+            if name == detector and f == feature:
+                value, threshold = v, t
+        what = feature if feature is not None else "the model"
+        out.alerts.append(Alert(
+            alert_id=new_id(), model_id=self.model_id, model_version=self.version or NO_MODEL,
+            kind=kind, severity=severity, detector=detector, feature=feature, value=float(value),
+            threshold=float(threshold), event_ts=event_ts, ts=now_ms,
+            message=f"{kind.replace('_', ' ')} of {what} resolved: {why}",
+            episode_id=episode_id, status="resolved"))
 
     def answered(self, announced: ModelVersion) -> None:
         """The retrainer's answer to a request, as announced on the model-versions topic.
 
-        A request the gate turned down holds no new drift back: once the errors
-        rose again since the request (``still_worse_z`` standard errors above
-        the newest ``settle_window`` losses it was made on), a new episode asks,
-        or the request's own episode, still open, asks again from where the
-        errors settle anew, without waiting out the cooldown, which is for
-        asking the same again. A second detector's episode on the drift
-        already asked about, with errors no higher, waits. While the version
-        still does worse than before the drift, the request is also asked
-        again, cooldown or not, once as many labels have come since the answer
-        as its window held (``ask_again_growth``): a gate that could not tell
-        on a small holdout is asked on one that has grown.
-        A promoted version needs nothing here (its predictions tell).
+        See :class:`~driftline.consumers.scheduler.RetrainScheduler` for what a
+        request the gate turned down lifts. A promoted version needs nothing
+        here (its predictions tell).
         """
-        asked = self._asked
-        if (asked is not None and announced.status == "rejected"
-                and announced.model_id == self.model_id
-                and announced.request_id == asked.get("request_id")):
-            asked["turned_down"] = True
-            asked["grown_from"] = [self._labeled_for_version,
-                                   int(announced.metrics.get("n_examples") or 0)]
-            gate = announced.metrics.get("gate") or {}
-            # The challenger scored better than the champion, short of the gate's confidence.
-            asked["unclear"] = bool(gate.get("against") == "champion" and (gate.get("gain") or 0) > 0)
-
-    def _maybe_retrain(self, out: MonitorOutput, now_ms: int) -> None:
-        c = self.config
-        asked, fresh = self._asked, bool(self._episode_alerts)
-        repeats = asked["repeats"] if asked and not fresh else 0
-        # After a turned-down request, errors that rose again since: see answered().
-        lifted = bool(asked is not None and asked.get("turned_down")
-                      and asked.get("level") is not None  # kept only where there is settling
-                      and self._settling.above(asked["level"], c.still_worse_z))
-        # A repeat waits twice as long as the request before it.
-        cooling = (self._retrain_at is not None and not lifted
-                   and self._watermark - self._retrain_at < c.retrain_cooldown_ms * 2 ** repeats)
-        # A window grown since the turn-down lets only that request be asked again: a second
-        # episode on the same drift joins it rather than asking from its own start.
-        grown = bool(asked is not None and asked.get("turned_down") and self._grown(asked))
-        if cooling and not grown:
-            return
-        if self.version == NO_MODEL and self._labeled_for_version >= c.min_train_examples:
-            reason, since, alert_ids = "no champion yet: first version", 0, []
-        elif self._episode_alerts and not cooling:
-            _, since, reason = self._episode_alerts[0]
-            # since: the detection's event time. Training only on data after it keeps
-            # the old concept out of the window, at the cost of waiting for new labels.
-            alert_ids = [a[0] for a in self._episode_alerts]
-            if self._settling is not None and any(k in _ON_LABELS for k, _ in self._asking):
-                settled = self._settled(since)
-                if settled is None:
-                    return  # the drift is still under way
-                if settled > since:
-                    reason = (f"{reason} (window from event time {settled}, where the errors "
-                              f"stopped rising after the detection at {since})")
-                since = settled
-            self._asked = {"keys": list(self._asking), "since": since, "reason": reason,
-                           "alert_ids": alert_ids, "repeats": 0}
-        elif asked and self._retrain_at is not None and (why := self._why_ask_again(grown)):
-            since, alert_ids = asked["since"], asked["alert_ids"]
-            if lifted:
-                # The drift moved on since the window that was turned down (asked in the middle
-                # of a change that had seemed to settle): the window starts where it settles now.
-                settled = self._settled(self._retrain_at)
-                if settled is None:
-                    return
-                since = max(since, settled)
-                why = "the errors rose again since it was turned down"
-            elif grown:
-                labels, rows = asked["grown_from"]
-                why = (f"{why}, and {self._labeled_for_version - labels} labels have come since "
-                       f"the {rows} it was turned down on")
-                alert_ids = asked["alert_ids"] = list(dict.fromkeys(
-                    alert_ids + [a[0] for a in self._episode_alerts]))
-            asked["repeats"] += 1
-            reason = f"{asked['reason']} (asked again: {why} and the last request gave no new version)"
-        else:
-            return
-        self._episode_alerts, self._asking = [], []
-        self._settling_since = None
-        self._retrain_at = self._watermark
-        self._retrain_version = self.version
-        request = RetrainRequest(request_id=new_id(), model_id=self.model_id, alert_ids=alert_ids,
-                                 since_ts=since, ts=now_ms, reason=reason)
-        if self._asked is not None:  # what answered() matches, and the errors it was asked on
-            self._asked.update(request_id=request.request_id, turned_down=False,
-                               level=None if self._settling is None else self._settling.level())
-        out.retrain.append(request)
-
-    def _settled(self, since: int) -> int | None:
-        """Where the drift found at event time ``since`` has settled (see Settling.ready); None: not yet."""
-        if self._settling_since is None:
-            self._settling.start(since)
-            self._settling_since = since
-        return self._settling.ready()
-
-    def _grown(self, asked: dict) -> bool:
-        """Whether the turned-down window has grown ``ask_again_growth`` times (see MonitorConfig)."""
-        growth, (labels, rows) = self.config.ask_again_growth, asked.get("grown_from") or (0, 0)
-        return bool(growth and rows and self._labeled_for_version - labels >= (growth - 1.0) * rows)
-
-    def _why_ask_again(self, grown: bool = False) -> str | None:
-        """Why the last request, which gave no new version, should be repeated; None: it should not.
-
-        Its episodes are still open; or it was about the labels and the serving
-        version's newest losses stay above those before the drift (the gate turned
-        the retrain down on too few labels, and a window grown since may tell);
-        or, its window ``grown``, the challenger turned down had scored better
-        than the champion, short of the gate's confidence.
-        """
-        keys = self._asked["keys"]
-        if set(keys) & set(self.policy.open_keys):
-            return "the drift goes on"
-        if (self._settling is not None and any(k in _ON_LABELS for k, _ in keys)
-                and self._settling.worse(self.config.still_worse_z, newest=2 * self._settling.half)):
-            return "the version still does worse than before the drift"
-        if grown and self._asked.get("unclear"):
-            return ("the challenger turned down had scored better than the champion, "
-                    "short of the gate's confidence")
-        return None
+        self.scheduler.answered(announced, self.labeled_for_version)
 
     def _metrics(self, now_ms: int) -> Metrics:
         c = self.counts
@@ -531,20 +420,143 @@ class ModelMonitor:
         acc = self.rolling.value
         return Metrics(
             model_id=self.model_id, model_version=self.version or NO_MODEL, ts=now_ms,
-            event_ts=self._watermark, n_predictions=c["predictions"], n_labeled=c["labeled"],
+            event_ts=self.watermark, n_predictions=c["predictions"], n_labeled=c["labeled"],
             n_expired=c["expired"], n_invalid=c["invalid"],
             accuracy=None if acc is None else round(acc, 6),
             label_coverage=round(c["labeled"] / done, 6) if done else None,
-            features=self.summary.snapshot(),
+            features={} if self.summary is None else self.summary.snapshot(),
+            drift=[] if self.suite is None else _drift_readings(self.suite.readings),
         )
 
+    # ------------------------------------------------------------ state
 
-def _settling(c: MonitorConfig) -> Settling | None:
-    window = c.min_train_examples if c.settle_window is None else c.settle_window
-    if not window:
-        return None
-    half = max(window // 2, 1)
-    return Settling(half, c.settle_rise_z, max(c.settle_patience or 5 * window, 2 * half))
+    def state_dict(self, pending: bool = True) -> dict[str, Any]:
+        """Plain data to go on from (see :meth:`from_state`); without the labels still
+        waiting when ``pending`` is false (the worker stores those apart)."""
+        return {
+            "model_id": self.model_id, "version": self.version, "numeric": self.numeric,
+            "categorical": list(self.categorical), "regression": self.regression,
+            "counts": dict(self.counts), "since_metrics": self._since_metrics,
+            "labeled_for_version": self.labeled_for_version, "reference": self.reference,
+            "score": dict(self.score), "recent": self.recent.state_dict(),
+            "clock": self.clock.state_dict(),
+            "suite": None if self.suite is None else self.suite.state_dict(),
+            "summary": None if self.summary is None else self.summary.state_dict(),
+            "policy": self.policy.state_dict(), "rolling": self.rolling.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "promotions": self.promotions.state_dict(),
+            "latest_alert": [[k, list(v)] for k, v in self._latest_alert.items()],
+            "episodes": [[list(k), list(v)] for k, v in self._episodes.items()],
+            "pending": list(self.join.pending.items()) if pending else None,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], config: MonitorConfig | None = None,
+                   profiles: ProfileSource | None = None) -> ModelMonitor:
+        """The monitor ``state_dict()`` described, with today's ``config`` for what comes next."""
+        m = cls(state["model_id"], config, profiles)
+        m.version = state["version"]
+        m.numeric = state["numeric"]
+        m.categorical = list(state["categorical"])
+        m.regression = bool(state["regression"])
+        m.counts.update(state["counts"])
+        m._since_metrics = int(state["since_metrics"])
+        m.labeled_for_version = int(state["labeled_for_version"])
+        m.reference, m.score = state["reference"], dict(state["score"])
+        m.recent = RecentIds.from_state(state["recent"])
+        m.clock = EventClock.from_state(state["clock"])
+        m.suite = None if state["suite"] is None else DriftSuite.from_state(state["suite"])
+        if state["summary"] is not None and m.numeric is not None:
+            m.summary = FeatureSummary(m.numeric, m.categorical)
+            m.summary.load_state_dict(state["summary"])
+        m.policy.load_state_dict(state["policy"])
+        m.rolling.load_state_dict(state["rolling"])
+        m.scheduler.load_state_dict(state["scheduler"])
+        m.promotions = PromotionWatch.from_state(state["promotions"])
+        m._latest_alert = {tuple(k): (str(a), int(t), str(msg)) for k, (a, t, msg) in state["latest_alert"]}
+        m._episodes = {tuple(k): [str(x) for x in v] for k, v in state["episodes"]}
+        if state.get("pending"):
+            m.join.restore(state["pending"])
+        return m
+
+
+def _columns(preds: Sequence[Prediction], numeric: list[str],
+             categorical: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch as columns: numbers ``X`` (NaN where missing), categories ``C``, quality codes ``Q``."""
+    n, d = len(preds), len(numeric)
+    feats = [p.features for p in preds]
+    fast = _columns_of_clean_batch(preds, feats, numeric, categorical)
+    if fast is not None:
+        return fast
+    X = np.full((n, d), np.nan)
+    C = np.empty((n, len(categorical)), dtype=object)
+    Q = np.zeros((n, d + len(categorical)), dtype=np.int8)
+    for j, name in enumerate(numeric):
+        col = [p.prediction for p in preds] if name == PREDICTION else [f.get(name) for f in feats]
+        kinds = set(map(type, col))
+        if kinds <= {int, float}:
+            X[:, j] = col
+            continue
+        for i, v in enumerate(col):
+            if v is None:
+                Q[i, j] = MISSING
+            elif _is_num(v):
+                X[i, j] = v
+            else:
+                Q[i, j] = WRONG_TYPE
+    for j, name in enumerate(categorical):
+        col = [p.prediction for p in preds] if name == PREDICTION else [f.get(name) for f in feats]
+        kinds = set(map(type, col))
+        if kinds == {str}:
+            C[:, j] = col
+            continue
+        for i, v in enumerate(col):
+            if v is None:
+                Q[i, d + j] = MISSING
+            else:
+                C[i, j] = str(v)
+                if _is_num(v) and name != PREDICTION:
+                    Q[i, d + j] = WRONG_TYPE
+    return X, C, Q
+
+
+def _columns_of_clean_batch(preds: Sequence[Prediction], feats: list[dict[str, Any]],
+                            numeric: list[str], categorical: list[str]):
+    """:func:`_columns` of a batch where every feature is present with its type (the usual
+    batch), read row-wise in one pass; None for any other batch."""
+    n = len(preds)
+    rows = []
+    for names, want in ((numeric, (int, float)), (categorical, (str,))):
+        plain = [name for name in names if name != PREDICTION]
+        if not plain:
+            rows.append(None)
+            continue
+        get = operator.itemgetter(*plain)
+        try:
+            table = [get(f) for f in feats]
+        except KeyError:
+            return None
+        if len(plain) == 1:
+            table = [(v,) for v in table]
+        if not set(map(type, itertools.chain.from_iterable(table))).issubset(want):
+            return None
+        rows.append(table)
+    X = np.empty((n, len(numeric)))
+    C = np.empty((n, len(categorical)), dtype=object)
+    for names, table, out, want in ((numeric, rows[0], X, (int, float)), (categorical, rows[1], C, (str,))):
+        plain = [j for j, name in enumerate(names) if name != PREDICTION]
+        if table is not None:
+            out[:, plain] = table
+        if len(plain) < len(names):
+            col = [p.prediction for p in preds]
+            kinds = set(map(type, col))
+            if kinds.issubset(want):
+                pass
+            elif out is C and type(None) not in kinds:
+                col = [v if type(v) is str else str(v) for v in col]  # a class label, as text
+            else:
+                return None
+            out[:, names.index(PREDICTION)] = col
+    return X, C, np.zeros((n, len(numeric) + len(categorical)), dtype=np.int8)
 
 
 def _is_num(v: Any) -> bool:
@@ -562,3 +574,11 @@ def _same(prediction: Any, label: Any) -> int:
         return 1
     # A service may send 1 for True or "1" for 1; compare what a person would.
     return int(str(prediction).lower() == str(label).lower())
+
+
+def _drift_readings(readings: list[tuple[str, str | None, float, float]]) -> list[dict[str, Any]]:
+    """The suite's readings as the metrics record carries them; a non-finite one is left out."""
+    return [{"detector": name, "feature": feature, "statistic": round(value, 6),
+             "threshold": round(threshold, 6)}
+            for name, feature, value, threshold in readings
+            if math.isfinite(value) and math.isfinite(threshold)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from driftline.detectors.profile import ReferenceProfile
-from driftline.retrainer.registry import Registry
+from driftline.retrainer.persistence.registry_reader import RegistryReader
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +26,16 @@ class RegistryProfiles:
 
     Examples
     --------
-    >>> registry = Registry("sqlite://")
+    >>> registry = RegistryReader("sqlite://")
     >>> profiles = RegistryProfiles(registry=registry)
     >>> profiles("fraud", "1") is None
     True
     >>> registry.close()
     """
 
-    def __init__(self, url: str | None = None, registry: Registry | None = None) -> None:
+    def __init__(self, url: str | None = None, registry: RegistryReader | None = None) -> None:
         if (url is None) == (registry is None):
-            raise ValueError("give either a registry URL or a Registry")
+            raise ValueError("give either a registry URL or a RegistryReader")
         self._url = url
         self._registry = registry
         self._cache: dict[tuple[str, str], ReferenceProfile | None] = {}
@@ -46,7 +46,7 @@ class RegistryProfiles:
             return self._cache[key]
         try:
             if self._registry is None:
-                self._registry = Registry(self._url)
+                self._registry = RegistryReader(self._url)
             record = self._registry.get(model_id, version)
             stored = None if record is None else record.reference
             profile = None if not stored else ReferenceProfile.from_dict(stored)

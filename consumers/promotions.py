@@ -114,6 +114,20 @@ class PromotionWatch:
         self._previous = previous
         self._since_ts = first_ts
 
+    def state_dict(self) -> dict:
+        return {"events": self.events, "confidence": self.confidence, "newest": self.newest,
+                "check": None if self._check is None else self._check.state_dict(),
+                "previous": self._previous, "since_ts": self._since_ts}
+
+    @classmethod
+    def from_state(cls, state: dict) -> PromotionWatch:
+        watch = cls(int(state["events"]), float(state["confidence"]))
+        watch.newest = None if state["newest"] is None else int(state["newest"])
+        watch._check = None if state["check"] is None else RollbackCheck.from_state(state["check"])
+        watch._previous = state["previous"]
+        watch._since_ts = int(state["since_ts"])
+        return watch
+
     def observe(self, model_id: str, outcomes: np.ndarray, ts: np.ndarray,
                 now_ms: int) -> Rollback | None:
         """Outcomes of labeled events of the version under test, with their event times.

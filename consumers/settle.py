@@ -192,6 +192,26 @@ class Settling:
             return 0.0 if diff <= 0 else math.inf
         return diff / se
 
+    def state_dict(self) -> dict:
+        """Plain data to go on from (see :meth:`from_state`)."""
+        return {"half": self.half, "rise_z": self.rise_z, "patience": self.patience,
+                "loss": self._loss.copy(), "ts": self._ts.copy(), "n": self._n, "since": self.since,
+                "after": self._after, "before": list(self._before), "since_stats": list(self._since_stats)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> Settling:
+        s = cls(int(state["half"]), float(state["rise_z"]), int(state["patience"]))
+        loss, ts = np.asarray(state["loss"], dtype=np.float64), np.asarray(state["ts"], dtype=np.int64)
+        if loss.shape != s._loss.shape or ts.shape != s._ts.shape:
+            raise ValueError(f"a settle ring of {loss.shape} for half {s.half}")
+        s._loss, s._ts, s._n = loss.copy(), ts.copy(), int(state["n"])
+        s.since = None if state["since"] is None else int(state["since"])
+        s._after = int(state["after"])
+        s._before = [int(state["before"][0]), float(state["before"][1]), float(state["before"][2])]
+        s._since_stats = [int(state["since_stats"][0]), float(state["since_stats"][1]),
+                          float(state["since_stats"][2])]
+        return s
+
     def _ordered(self) -> tuple[np.ndarray, np.ndarray]:
         size = len(self._loss)
         if self._n < size:

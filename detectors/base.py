@@ -20,6 +20,8 @@ from driftline.contract import ALERT_KINDS, SEVERITIES
 
 # What an alert is about: (kind, detector name, feature or None).
 Key = tuple[str, str, "str | None"]
+# Attributes a detector keeps for display only: not part of its state, empty after a restart.
+TRANSIENT = frozenset({"_readings"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +94,9 @@ class Detector(abc.ABC):
     # Every value the class puts in ``Detection.detector`` and in checked keys:
     # ``(name,)`` unless a class that runs several tests lists them all.
     names: ClassVar[tuple[str, ...]]
+    # True for a change detector, which starts over after each detection: its silence
+    # after one says the stream has stopped changing, not that it is back to the reference.
+    sequential: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -106,6 +111,7 @@ class Detector(abc.ABC):
         self._n_seen = 0
         self._detections: list[Detection] = []
         self._checked: list[Key] = []
+        self._readings: dict[tuple[str, str | None], tuple[float, float]] = {}
 
     # ------------------------------------------------------------ outcome
 
@@ -132,6 +138,20 @@ class Detector(abc.ABC):
     def n_seen(self) -> int:
         """Items seen since construction or the last ``reset()``."""
         return self._n_seen
+
+    @property
+    def readings(self) -> list[tuple[str, str | None, float, float]]:
+        """``(detector, feature, statistic, threshold)`` of the latest test of each kind run.
+
+        For dashboards: a statistic past its threshold is what a detection
+        reports. They are not state: a restored detector has none until it
+        tests again.
+        """
+        return [(name, feature, value, threshold)
+                for (name, feature), (value, threshold) in self._readings.items()]
+
+    def _reading(self, name: str, feature: str | None, value: float, threshold: float) -> None:
+        self._readings[(name, feature)] = (float(value), float(threshold))
 
     def _begin(self) -> None:
         """Forget the previous update's outcome; every ``update()`` starts with it."""
@@ -164,7 +184,8 @@ class Detector(abc.ABC):
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue, as picklable plain data (a snapshot, not a view)."""
-        state = {k: copy.deepcopy(v) for k, v in vars(self).items() if k.startswith("_")}
+        state = {k: copy.deepcopy(v) for k, v in vars(self).items()
+                 if k.startswith("_") and k not in TRANSIENT}
         state["_detections"] = [dataclasses.asdict(d) for d in self._detections]
         return {
             "detector": type(self).__name__,
@@ -184,7 +205,7 @@ class Detector(abc.ABC):
             raise ValueError(f"state was saved with other parameters ({', '.join(diff)}); "
                              f"build the detector with {state['params']!r}")
         inner = self._import_state(copy.deepcopy(state["state"]))
-        expected = {k for k in vars(self) if k.startswith("_")}
+        expected = {k for k in vars(self) if k.startswith("_") and k not in TRANSIENT}
         if set(inner) != expected:
             missing, extra = sorted(expected - set(inner)), sorted(set(inner) - expected)
             raise ValueError(f"state does not fit {type(self).__name__}: "

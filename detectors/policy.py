@@ -38,7 +38,12 @@ class AlertPolicy:
     - the episode closes once every detector that found it has been checked
       ``recover_windows`` times in a row without a detection, i.e. once the
       detectors have recovered; after that, the episode cannot open again
-      until ``cooldown`` more items have been seen.
+      until ``cooldown`` more items have been seen (:attr:`closed_keys`).
+      A change detector (``sequential``: CUSUM, ADWIN, river's) starts over
+      after each detection, so its silence says the stream stopped changing,
+      not that it is back: for it the clean checks that count are those of
+      the tests against the reference on the same stream (a performance test
+      for a concept drift), and while none runs the episode stays open.
 
     Retraining is asked for at most once per episode, by episodes whose kind
     is in ``retrain_on``: at once for concept drift (and any other listed
@@ -60,6 +65,9 @@ class AlertPolicy:
         Alert kinds whose episodes ask for retraining.
     confirm_windows
         Detections that confirm a performance drop of ``"warning"`` severity.
+    sequential
+        Names of the change detectors; by default every detector class with
+        ``sequential = True``.
 
     Examples
     --------
@@ -91,7 +99,8 @@ class AlertPolicy:
     """
 
     def __init__(self, recover_windows: int = 3, cooldown: int = 5000,
-                 retrain_on: tuple[str, ...] = RETRAIN_ON, confirm_windows: int = 2) -> None:
+                 retrain_on: tuple[str, ...] = RETRAIN_ON, confirm_windows: int = 2,
+                 sequential: Iterable[str] | None = None) -> None:
         self.recover_windows = check_positive_int("recover_windows", recover_windows)
         if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
             raise ValueError(f"cooldown must be an integer >= 0, got {cooldown!r}")
@@ -100,11 +109,13 @@ class AlertPolicy:
             raise ValueError(f"retrain_on must be a tuple of alert kinds {ALERT_KINDS}, got {retrain_on!r}")
         self.retrain_on = tuple(retrain_on)
         self.confirm_windows = check_positive_int("confirm_windows", confirm_windows)
+        self.sequential = _sequential_names() if sequential is None else frozenset(sequential)
         self._reset()
 
     def _reset(self) -> None:
         self._episodes: dict[Episode, list] = {}
         self._retrain: list[Episode] = []
+        self._closed: list[Episode] = []
 
     def observe(self, detections: Iterable[Detection], n_seen: int,
                 checked: Iterable[Key] = ()) -> list[Detection]:
@@ -113,13 +124,15 @@ class AlertPolicy:
         ``detections`` and ``checked`` are what detectors' last ``update()``
         reported (their ``detections`` and ``checked``); ``n_seen`` is their
         ``n_seen`` after that update. Afterwards :attr:`retrain_keys` lists the
-        episodes that ask for retraining as of this call.
+        episodes that ask for retraining as of this call, and :attr:`closed_keys`
+        those it closed.
         """
         if isinstance(n_seen, bool) or not isinstance(n_seen, numbers.Integral):
             raise TypeError(f"observe(detections, n_seen, checked): n_seen must be the "
                             f"detector's n_seen (an int), got {type(n_seen).__name__}")
         alerts = []
         self._retrain = []
+        self._closed = []
         hit: set[Key] = set()  # (kind, detector, feature) found in this call
         counted: set[Episode] = set()
         for d in detections:
@@ -143,24 +156,34 @@ class AlertPolicy:
             if not episode[_ASKED] and self._asks(d.kind, episode):
                 episode[_ASKED] = True
                 self._retrain.append(ek)
+        vouched: set[Episode] = set()
         for key in dict.fromkeys(map(tuple, checked)):
             kind, detector, feature = key
-            ek = (kind, feature)
-            episode = self._episodes.get(ek)
-            if key in hit or episode is None:
-                continue
-            if not episode[_OPEN]:
-                # Past its cooldown a closed episode carries no information. Only keys
-                # of this call are pruned: other detectors count n_seen in other items.
-                if n_seen >= episode[_REOPEN_AT]:
-                    del self._episodes[ek]
-                continue
-            clean = episode[_CLEAN]
-            if detector not in clean:
-                continue  # a detector that never found this drift cannot say it is over
-            clean[detector] += 1
-            if min(clean.values()) >= self.recover_windows:
-                self._episodes[ek] = [False, n_seen + self.cooldown, False, 0, False, {}]
+            if key in hit or detector in self.sequential:
+                continue  # a change detector's silence after a detection proves nothing
+            for ek in _vouches_for(kind, feature):
+                episode = self._episodes.get(ek)
+                if episode is None or ek in counted:
+                    continue
+                if not episode[_OPEN]:
+                    # Past its cooldown a closed episode carries no information. Only keys
+                    # of this call are pruned: other detectors count n_seen in other items.
+                    if ek == (kind, feature) and n_seen >= episode[_REOPEN_AT]:
+                        del self._episodes[ek]
+                    continue
+                clean = episode[_CLEAN]
+                if detector in clean:
+                    clean[detector] += 1
+                if ek not in vouched:
+                    # A change detector that found the drift is answered by the tests
+                    # against the reference on the same stream, once per call.
+                    vouched.add(ek)
+                    for name in clean:
+                        if name in self.sequential:
+                            clean[name] += 1
+                if clean and min(clean.values()) >= self.recover_windows:
+                    self._episodes[ek] = [False, n_seen + self.cooldown, False, 0, False, {}]
+                    self._closed.append(ek)
         return alerts
 
     def _asks(self, kind: str, episode: list) -> bool:
@@ -176,6 +199,11 @@ class AlertPolicy:
         return list(self._retrain)
 
     @property
+    def closed_keys(self) -> list[Episode]:
+        """``(kind, feature)`` of the episodes the last :meth:`observe` closed: their drift is over."""
+        return list(self._closed)
+
+    @property
     def open_keys(self) -> list[Episode]:
         """``(kind, feature)`` of the episodes under way."""
         return [k for k, episode in self._episodes.items() if episode[_OPEN]]
@@ -185,7 +213,8 @@ class AlertPolicy:
 
     def _params(self) -> dict:
         return dict(recover_windows=self.recover_windows, cooldown=self.cooldown,
-                    retrain_on=self.retrain_on, confirm_windows=self.confirm_windows)
+                    retrain_on=self.retrain_on, confirm_windows=self.confirm_windows,
+                    sequential=tuple(sorted(self.sequential)))
 
     def clone(self) -> AlertPolicy:
         return AlertPolicy(**self._params())
@@ -206,6 +235,7 @@ class AlertPolicy:
             raise ValueError(f"not an AlertPolicy state: {exc!r}") from None
         self._episodes = episodes
         self._retrain = []
+        self._closed = []
 
     def __setstate__(self, state: dict) -> None:
         # Monitor state pickled before episodes spanned detectors keys them by
@@ -220,8 +250,24 @@ class AlertPolicy:
         self.__dict__.update(state)
         self.__dict__.setdefault("retrain_on", RETRAIN_ON)
         self.__dict__.setdefault("confirm_windows", 2)
+        self.__dict__.setdefault("sequential", _sequential_names())
         self._episodes = episodes
         self._retrain = []
+        self._closed = []
+
+
+def _vouches_for(kind: str, feature: str | None) -> tuple[Episode, ...]:
+    """The episodes a clean test of ``(kind, feature)`` speaks for: its own, and for a
+    performance test also the concept drift of the model (the same errors, seen as a change)."""
+    if kind == "performance":
+        return ((kind, feature), ("concept_drift", feature))
+    return ((kind, feature),)
+
+
+def _sequential_names() -> frozenset[str]:
+    from driftline.detectors import DETECTORS
+
+    return frozenset(name for cls in DETECTORS.values() if cls.sequential for name in cls.names)
 
 
 def _episode(fields: list) -> list:

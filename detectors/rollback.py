@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 
 from driftline.detectors._checks import binary_stream, check_positive_int, check_probability, residual_batch
-from driftline.detectors.accuracy import AccuracyDrop
-from driftline.detectors.error_increase import ErrorIncrease
+from driftline.detectors.predictions.accuracy import AccuracyDrop
+from driftline.detectors.predictions.error_increase import ErrorIncrease
 
 METRICS = ("accuracy", "mae")
 _NAMES = {"accuracy": "accuracy", "mae": "mean absolute error"}
@@ -119,6 +119,7 @@ class RollbackCheck:
             raise ValueError(f"no gate score to test against: {dict(score)!r}; need metric "
                              f"'accuracy' with a value in [0, 1], or 'mae' with value and std")
         self.version = str(version)
+        self.score = dict(score)
         self.events = check_positive_int("events", events)
         self.confidence = check_probability("confidence", confidence)
         self.metric = str(score["metric"])
@@ -138,6 +139,23 @@ class RollbackCheck:
         # The losses themselves: a running sum would round differently for other batch sizes.
         self._losses = np.zeros(self.events) if self.metric == "mae" else None
         self.verdict: RollbackVerdict | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data to go on from: the parameters and the counts (see :meth:`from_state`)."""
+        return {"version": self.version, "score": dict(self.score), "events": self.events,
+                "confidence": self.confidence, "seen": self._seen, "correct": self._correct,
+                "losses": None if self._losses is None else self._losses.copy(),
+                "verdict": None if self.verdict is None else dataclasses.asdict(self.verdict)}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> RollbackCheck:
+        check = cls(state["version"], state["score"], events=int(state["events"]),
+                    confidence=float(state["confidence"]))
+        check._seen, check._correct = int(state["seen"]), int(state["correct"])
+        if state["losses"] is not None:
+            check._losses = np.asarray(state["losses"], dtype=np.float64).copy()
+        check.verdict = None if state["verdict"] is None else RollbackVerdict(**state["verdict"])
+        return check
 
     @staticmethod
     def usable(score: Mapping[str, Any] | None) -> bool:

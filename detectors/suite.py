@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from driftline.detectors.accuracy import AccuracyDrop
+from driftline.detectors.predictions.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
-from driftline.detectors.chi2 import CategoricalDrift
-from driftline.detectors.class_error import ClassErrorDrift, error_pairs
-from driftline.detectors.cusum import MeanShift
-from driftline.detectors.error_increase import ErrorIncrease
-from driftline.detectors.error_rate import ErrorRateDrift
-from driftline.detectors.ks import NumericDrift
-from driftline.detectors.mmd import MultivariateDrift
-from driftline.detectors.prior_shift import PriorShift
+from driftline.detectors.features.chi2 import CategoricalDrift
+from driftline.detectors.predictions.class_error import ClassErrorDrift, error_pairs
+from driftline.detectors.features.cusum import MeanShift
+from driftline.detectors.predictions.error_increase import ErrorIncrease
+from driftline.detectors.predictions.error_rate import ErrorRateDrift
+from driftline.detectors.features.ks import NumericDrift
+from driftline.detectors.features.mmd import MultivariateDrift
+from driftline.detectors.predictions.prior_shift import PriorShift
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
-from driftline.detectors.quality import DataQuality, category_codes, numeric_codes, numeric_ranges
-from driftline.detectors.residual_shift import ResidualShift
+from driftline.detectors.features.quality import DataQuality, category_codes, numeric_codes, numeric_ranges
+from driftline.detectors.predictions.residual_shift import ResidualShift
 
 # Share of the model's false-alarm budget per detector (by its name). The
 # windowed tests and the sequential ones look at the same numbers in two ways
@@ -202,6 +202,11 @@ class DriftSuite:
                 if d is not None]
 
     @property
+    def readings(self) -> list[tuple[str, str | None, float, float]]:
+        """``(detector, feature, statistic, threshold)`` of every member's latest tests."""
+        return [r for d in self.inputs + self.outcomes for r in d.readings]
+
+    @property
     def inputs_seen(self) -> int:
         return self.quality.n_seen
 
@@ -216,7 +221,7 @@ class DriftSuite:
 
         ``Q`` has one column per numeric then categorical column, with the
         codes the caller knows (missing, wrong type; see
-        :mod:`driftline.detectors.quality`); out-of-range numbers, non-finite
+        :mod:`driftline.detectors.features.quality`); out-of-range numbers, non-finite
         numbers and unseen categories of closed vocabularies are coded here,
         against the reference.
         """
@@ -311,12 +316,48 @@ class DriftSuite:
                          if getattr(d, "calibration", None) is not None},
             performance=dict(perf), source=profile.source)
 
-    def __setstate__(self, state: dict) -> None:
-        # A suite pickled before these members existed goes on without them.
-        state.setdefault("prior", None)
-        state.setdefault("residual_shift", None)
-        state.setdefault("class_errors", None)
-        self.__dict__.update(state)
+    # ------------------------------------------------------------ state
+
+    _MEMBERS = ("numeric_drift", "mean_shift", "multivariate", "categorical_drift", "prior",
+                "quality", "error_rate", "class_errors", "residual_shift", "performance")
+
+    def state_dict(self) -> dict:
+        """Plain data to go on from: the parameters, each member detector's ``state_dict()``,
+        and the quality reference (see :meth:`from_state`)."""
+        return {
+            "params": {"numeric": list(self.numeric), "categorical": list(self.categorical),
+                       "false_alarm_rate": self.false_alarm_rate, "reference_size": self.reference_size,
+                       "window": self.window, "accuracy_window": self.accuracy_window, "seed": self.seed},
+            "members": {name: None if getattr(self, name) is None else getattr(self, name).state_dict()
+                        for name in self._MEMBERS},
+            "ranges": self._ranges,
+            "vocabularies": {j: sorted(v, key=repr) for j, v in self._vocabularies.items()},
+            "warm_X": self._warm_X.copy(), "warm_C": self._warm_C.copy(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> DriftSuite:
+        """The suite ``state_dict()`` described; ValueError if it does not fit this code."""
+        from driftline.detectors import DETECTORS
+
+        suite = cls(**state["params"])
+        for name, saved in state["members"].items():
+            if name not in cls._MEMBERS:
+                raise ValueError(f"a suite has no member {name!r}")
+            if saved is None:
+                setattr(suite, name, None)
+                continue
+            kind = DETECTORS.get(saved.get("detector"))
+            if kind is None:
+                raise ValueError(f"no detector named {saved.get('detector')!r}")
+            det = kind(**saved["params"])
+            det.load_state_dict(saved)
+            setattr(suite, name, det)
+        suite._ranges = None if state["ranges"] is None else [list(map(float, r)) for r in state["ranges"]]
+        suite._vocabularies = {int(j): set(v) for j, v in state["vocabularies"].items()}
+        suite._warm_X = np.asarray(state["warm_X"], dtype=np.float64)
+        suite._warm_C = np.asarray(state["warm_C"], dtype=object)
+        return suite
 
     @property
     def profile(self) -> ReferenceProfile | None:
@@ -376,4 +417,7 @@ def _run(feeds) -> tuple[list[Detection], list[Key]]:
         det.update(batch)
         detections += det.detections
         checked += det.checked
+    # Earliest first, whichever detector found it: the policy opens an episode with the
+    # first detection it is given, and the alert's event time is that detection's.
+    detections.sort(key=lambda d: d.batch_index)
     return detections, checked

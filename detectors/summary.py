@@ -61,6 +61,22 @@ class FeatureSummary:
             self._cat_missing[j] += missing
             counter.update(v for v in column if v is not None)
 
+    def state_dict(self) -> dict:
+        """Plain data to go on from (see :meth:`load_state_dict`)."""
+        return {"n_num": self._n_num, "count": self._count.copy(), "sum": self._sum.copy(),
+                "sumsq": self._sumsq.copy(), "n_cat": self._n_cat,
+                "cats": [dict(c) for c in self._cats], "cat_missing": self._cat_missing.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        d, k = len(self.numeric), len(self.categorical)
+        arrays = [np.asarray(state[n], dtype=np.float64) for n in ("count", "sum", "sumsq")]
+        if any(a.shape != (d,) for a in arrays) or len(state["cats"]) != k:
+            raise ValueError(f"a summary of other columns than {self.numeric + self.categorical}")
+        self._n_num, self._n_cat = int(state["n_num"]), int(state["n_cat"])
+        self._count, self._sum, self._sumsq = (a.copy() for a in arrays)
+        self._cats = [Counter(c) for c in state["cats"]]
+        self._cat_missing = np.asarray(state["cat_missing"], dtype=np.float64).copy()
+
     def snapshot(self, reset: bool = True) -> dict[str, dict]:
         out: dict[str, dict] = {}
         for j, name in enumerate(self.numeric):
@@ -113,6 +129,14 @@ class RollingAccuracy:
 
     def reset(self) -> None:
         self._reset()
+
+    def state_dict(self) -> dict:
+        return {"window": self.window, "items": list(self._items)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.window = int(state["window"])
+        self._items = deque((int(v) for v in state["items"]), maxlen=self.window)
+        self._correct = sum(self._items)
 
     @property
     def n(self) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from driftline import __version__
 from driftline.exceptions import DriftlineError, SettingsError
+from driftline.redact import redact_logs, scrub
 from driftline.settings import GATE_METRICS, Settings
 
 
@@ -48,6 +49,12 @@ def _port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"expected a port number up to 65535, got {value}")
     return value
+
+
+def _port_or_any(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    return _port(text)
 
 
 def _float_in(low: float, high: float, wanted: str):
@@ -110,6 +117,66 @@ def _drifts(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bound(text: str):
+    from driftline.replay.bounds import parse_bound
+
+    try:
+        return parse_bound(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _detectors(text: str) -> tuple[str, ...]:
+    from driftline.replay.command import detector_names
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    known = detector_names()
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown detector {', '.join(map(repr, unknown or [text]))}; "
+                                         f"expected names among {', '.join(known)}")
+    return names
+
+
+def _replay_options(sub) -> None:
+    r = sub.add_parser(
+        "replay", help="run the monitor over a model's retained log with another configuration",
+        description="Replay a model's retained predictions and feedback through the monitor, in "
+                    "process, with the configuration given here (the rest from DRIFTLINE_* "
+                    "settings), and write DIR/report.html (charts of accuracy, drift statistics "
+                    "and thresholds, the alerts it would have raised and those the live monitor "
+                    "raised) and DIR/summary.json. Reads with a consumer in no group: commits "
+                    "nothing, writes no topic.",
+        epilog="BOUND is an offset N of the predictions partition the model's key maps to (the "
+               "default partitioner's), @MS for epoch milliseconds, or an ISO-8601 time such as "
+               "2026-12-07T16:00:00Z (UTC without a zone). Times select records by their Kafka "
+               "timestamp on both topics; an offset becomes the time of its record for the "
+               "feedback.")
+    r.add_argument("model_id", metavar="MODEL_ID")
+    r.add_argument("--out", required=True, metavar="DIR", help="directory for report.html and summary.json")
+    r.add_argument("--from", dest="start", type=_bound, metavar="BOUND",
+                   help="start here (default: the oldest retained record)")
+    r.add_argument("--to", dest="end", type=_bound, metavar="BOUND",
+                   help="stop before here (default: the end when the replay starts)")
+    r.add_argument("--rate", type=_float_in(1e-12, 0.01, "a false-alarm rate between 1e-12 and 0.01"),
+                   default=None, metavar="R",
+                   help="target false alarms per prediction event (default: DRIFTLINE_FALSE_ALARM_RATE)")
+    r.add_argument("--window", type=_positive_int, default=None, metavar="N",
+                   help="rows per tested window (default: the monitor's, 500)")
+    r.add_argument("--reference", choices=["registry", "warm-up"], default="registry",
+                   help="each version's reference: the profile it was registered with, as the "
+                        "live monitor uses, or its first --reference-size predictions "
+                        "(default: %(default)s)")
+    r.add_argument("--reference-size", type=_positive_int, default=None, metavar="N",
+                   help="rows in a warm-up reference (default: DRIFTLINE_REFERENCE_SIZE)")
+    r.add_argument("--detectors", type=_detectors, default=None, metavar="NAME,...",
+                   help="report only these detectors' alerts and statistics (all of them run, "
+                        "sharing the false-alarm budget as live)")
+    r.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                   help="events per call of the monitor (default: DRIFTLINE_BATCH_SIZE)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def _stream_options(p: argparse.ArgumentParser, events: int, drifts: str) -> None:
     p.add_argument("--model-id", default=None, help="model id to publish under (default: demo-<random>)")
     p.add_argument("--stream", choices=["sea", "agrawal"], default="agrawal",
@@ -140,13 +207,35 @@ def build_parser() -> argparse.ArgumentParser:
                                    "on 127.0.0.1. Data lives under $DRIFTLINE_HOME/kafka.")
     b.add_argument("action", choices=["start", "stop", "status"])
     b.add_argument("--port", type=_port, default=9092, help="client port (default: %(default)s)")
+    b.add_argument("--listener", choices=["plaintext", "ssl", "sasl_ssl"], default=None,
+                   help="the client listener's protocol (default: sasl_ssl or ssl if "
+                        "DRIFTLINE_KAFKA_SECURITY_PROTOCOL says so, else plaintext); sasl_ssl creates "
+                        "the SCRAM user DRIFTLINE_KAFKA_SASL_USERNAME with DRIFTLINE_KAFKA_SASL_PASSWORD")
 
-    sub.add_parser("monitor", help="run a monitor worker (faust)",
+    sub.add_parser("monitor", help="run a monitor worker",
                    description="Consume predictions and feedback, publish labeled examples, "
                                "metrics, alerts and retrain requests. Runs until interrupted.")
     sub.add_parser("retrainer", help="run a retraining worker",
                    description="Consume retrain requests, train and gate a challenger, register "
                                "it and publish the new model version. Runs until interrupted.")
+
+    sub.add_parser("notify", help="deliver alerts to Alertmanager, a webhook and Slack",
+                   description="Read the alerts topic and deliver each alert to the receivers "
+                               "configured by DRIFTLINE_NOTIFY_* settings, with retries, a rate "
+                               "limit and dedup; offsets are committed after delivery. Runs until "
+                               "interrupted.")
+
+    u = sub.add_parser("ui", help="serve the dashboard: models, versions, lineage, alerts, live charts",
+                       description="Serve a read-only page with the models and their serving "
+                                   "versions, each version's lineage, the alerts timeline and live "
+                                   "charts of accuracy, label coverage and drift statistics. Reads "
+                                   "the metrics, alerts and model-versions topics (no consumer "
+                                   "group, no commits) and the registry. Beyond loopback it needs "
+                                   "DRIFTLINE_UI_TOKEN. Runs until interrupted.")
+    u.add_argument("--host", default=None, help="address to listen on (default: $DRIFTLINE_UI_HOST, "
+                                                "127.0.0.1)")
+    u.add_argument("--port", type=_port_or_any, default=None,
+                   help="port to listen on, 0 for any free one (default: $DRIFTLINE_UI_PORT, 8765)")
 
     s = sub.add_parser("simulate", help="run the simulated service",
                        description="Predict with the current champion on a drifting synthetic "
@@ -171,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max", type=_positive_int, default=None, help="stop after this many alerts")
     a.add_argument("--timeout", type=_non_negative, default=None,
                    help="stop after this many seconds without an alert")
+
+    _replay_options(sub)
 
     m = sub.add_parser("models", help="registered models and their versions; register, promote, roll back",
                        description="Read and change the model registry ($DRIFTLINE_REGISTRY_URL). "
@@ -233,10 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(warn=lambda m: print(f"driftline: warning: {m}", file=sys.stderr))
     except SettingsError as exc:
         print(f"driftline: error: {exc}", file=sys.stderr)
         return 2
+    # Every log record of this process, any library's at any level, and every error line below.
+    redact_logs(settings.secret_values())
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python warns whenever one poll of its event loop takes over 100 ms,
@@ -244,8 +337,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     try:
         return _dispatch(args, settings)
-    except DriftlineError as exc:
+    except SettingsError as exc:
         print(f"driftline {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except DriftlineError as exc:
+        print(scrub(f"driftline {args.command}: error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

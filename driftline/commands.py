@@ -11,13 +11,38 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from driftline.settings import Settings
+from driftline.exceptions import SettingsError
+from driftline.settings import ENV, Settings
+
+
+def _listener_security(args: argparse.Namespace, settings: Settings):
+    """The local broker's listener security: from ``--listener``, else from the settings' protocol."""
+    from driftline.kafka.security import SCRAM, ListenerSecurity
+
+    protocol = (args.listener or "").upper()
+    if not protocol:
+        protocol = settings.kafka_security_protocol if settings.kafka_security_protocol in (
+            "SSL", "SASL_SSL") else "PLAINTEXT"
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return ListenerSecurity(protocol="SSL")
+    user, password = settings.kafka_sasl_username, settings.kafka_sasl_password.reveal()
+    if not (user and password):
+        raise SettingsError(f"a SASL_SSL listener needs {ENV['kafka_sasl_username']} and "
+                            f"{ENV['kafka_sasl_password']}: its SCRAM user is created at start")
+    if settings.kafka_sasl_mechanism and settings.kafka_sasl_mechanism not in SCRAM:
+        raise SettingsError(f"the local broker's SASL_SSL listener offers {' and '.join(SCRAM)}, not "
+                            f"{ENV['kafka_sasl_mechanism']}={settings.kafka_sasl_mechanism}")
+    return ListenerSecurity(protocol="SASL_SSL", users={user: password})
 
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.broker import LocalBroker
 
-    broker = LocalBroker(settings.home_path / "kafka", port=args.port)
+    data = settings.home_path / "kafka"
+    security = _listener_security(args, settings) if args.action == "start" else None
+    broker = LocalBroker(data, port=args.port, security=security)
     if args.action == "start":
         if broker.status().running:
             print(broker.status().describe() + " (already running)")
@@ -26,8 +51,11 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
               flush=True)
         status = broker.start()
         print(status.describe())
-        if status.bootstrap != settings.kafka_bootstrap:
-            print(f"export DRIFTLINE_KAFKA_BOOTSTRAP={status.bootstrap}")
+        where = status.bootstrap if broker.protocol == "PLAINTEXT" else f"{broker.protocol}://{status.bootstrap}"
+        if status.bootstrap != settings.kafka_bootstrap or broker.protocol != settings.kafka_security_protocol:
+            print(f"export {ENV['kafka_bootstrap']}={where}")
+        if security is not None:
+            print(f"export {ENV['kafka_ssl_cafile']}={data / 'tls' / 'ca.pem'}")
     elif args.action == "stop":
         print("broker: stopped" if broker.stop() else "broker: was not running")
     else:
@@ -53,6 +81,7 @@ def _stop_on_signals() -> threading.Event:
 
 def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     from driftline.kafka_admin import ensure_topics
+    from driftline.observe.worker import observed
     from driftline.processes import group_of
     from driftline.retrainer.persistence.artifacts import ArtifactStore
     from driftline.retrainer.persistence.registry import Registry
@@ -65,7 +94,8 @@ def cmd_retrainer(args: argparse.Namespace, settings: Settings) -> int:
     worker = RetrainWorker(settings, registry, ArtifactStore.from_settings(settings),
                            group_id=group_of(settings, "retrainer"))
     try:
-        worker.run(stop)
+        with observed(settings, ready=lambda: worker.ready) as worker.exporter:
+            worker.run(stop)
     finally:
         worker.close()
         registry.close()
@@ -87,6 +117,51 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, args, out=sys.stdout)
 
 
+def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.kafka_admin import ensure_topics
+    from driftline.notify.worker import receivers_from, run
+
+    receivers_from(settings)  # a setting missing or wrong: one line, before any connection
+    ensure_topics(settings)
+    run(settings, _stop_on_signals())
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.consumers.worker.loop import _tune_runtime
+    from driftline.replay.command import ReplayOptions, run_replay
+
+    if args.start is not None and args.end is not None and None not in (args.start.offset, args.end.offset) \
+            and args.end.offset <= args.start.offset:
+        raise SettingsError(f"--to offset {args.end.offset} is not after --from offset {args.start.offset}")
+    options = ReplayOptions(model_id=args.model_id, out=args.out, start=args.start, end=args.end,
+                            false_alarm_rate=args.rate, window=args.window,
+                            reference_size=args.reference_size, reference=args.reference,
+                            detectors=args.detectors, batch_size=args.batch_size, quiet=args.quiet)
+    _tune_runtime()  # the worker's interpreter settings: the monitor runs as fast as there
+    summary = run_replay(settings, options)
+    first, live = summary["first_alert"], summary["first_live_alert"]
+
+    def at(a) -> str:
+        return "none" if a is None else f"event {a['event_index']} ({a['kind']}/{a['detector']})"
+
+    def firing(rows) -> int:
+        return sum(1 for a in rows if a["status"] == "firing")
+
+    print(f"replay: {summary['events']['replayed']} events of {args.model_id}, "
+          f"{firing(summary['alerts'])} alerts replayed (first at {at(first)}), "
+          f"{firing(summary['live_alerts'])} live (first at {at(live)})")
+    print(f"replay: wrote {args.out}/report.html and {args.out}/summary.json")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from driftline.ui.server import run_dashboard
+
+    run_dashboard(settings, _stop_on_signals(), host=args.host, port=args.port, out=sys.stdout)
+    return 0
+
+
 def format_alert(alert) -> str:
     when = datetime.fromtimestamp(alert.ts / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     where = f" feature={alert.feature}" if alert.feature else ""
@@ -99,12 +174,13 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from kafka import KafkaConsumer
 
     from driftline.contract import InvalidEvent, Topics, decode_alert
+    from driftline.kafka.clients import connect
     from driftline.kafka_admin import require_broker
 
     require_broker(settings.kafka_bootstrap)
     topic = Topics(settings.topic_prefix).alerts
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False, consumer_timeout_ms=500)
+    consumer = connect(KafkaConsumer, settings, client_id="driftline-alerts", group_id=None,
+                       enable_auto_commit=False, consumer_timeout_ms=500)
     stop = _stop_on_signals()
     shown = 0
     last = time.monotonic()
@@ -243,7 +319,7 @@ def _list(args: argparse.Namespace, registry, settings: Settings) -> int:
         for doc in docs:
             print(json.dumps(doc))
     elif not rows:
-        print(f"no models registered in {settings.resolved_registry_url}")
+        print(f"no models registered in {settings.shown_registry_url}")
     else:
         print(_grid(("MODEL", "TASK", "TRAINER", "CHAMPION", "HOLDOUT ACC", "VERSIONS", "LAST RUN"),
                     rows))

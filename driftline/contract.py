@@ -4,7 +4,13 @@ Every event is one UTF-8 JSON object per Kafka message, keyed by ``model_id``.
 Services in other languages publish and read these topics without driftline's
 code, so the checks here follow the JSON Schemas shipped in
 ``driftline/schemas/`` exactly (``tests/test_contract.py`` holds them to it).
-The checks are hand-written because they run once per event on the hot path.
+
+Events are typed structs that msgspec decodes and checks in one pass; a
+message that fails is looked at again by slower, plain checks
+(:mod:`driftline.explain`) only to say precisely why. Besides the schemas,
+the decoders hold every value to what the monitor can store and compute on:
+ids and feature names of at most :data:`MAX_ID_CHARS` characters, event times
+below :data:`MAX_TS`, integers within 64 bits, numbers within float64.
 
 >>> topics = Topics("driftline.")
 >>> topics.predictions, topics.dead_letter
@@ -23,13 +29,14 @@ driftline.exceptions.InvalidEvent: missing field 'model_id'
 from __future__ import annotations
 
 import base64
-import dataclasses
-import json
-import math
+import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from importlib import resources
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+import msgspec
+from msgspec import Meta
 
 from driftline.exceptions import InvalidEvent
 
@@ -44,6 +51,15 @@ VERSION_STATUSES = ("champion", "rejected")
 # model_version; its since_ts is that version's first prediction, so a retrainer
 # that predates the field reads it as a retrain on the traffic the version served.
 RETRAIN_ACTIONS = ("retrain", "rollback")
+# The name the monitor gives a model's prediction among its columns (in alerts too).
+PREDICTION_COLUMN = "<prediction>"
+
+# Longest id (event, model, version, prediction) and feature name accepted.
+MAX_ID_CHARS = 256
+# Event times at or above 2**53 ms (year 285,000) are not epoch milliseconds, and
+# JSON readers in other languages cannot hold them exactly.
+MAX_TS = 2 ** 53
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
 
 # topic attribute -> name after the prefix
 TOPIC_SUFFIXES: dict[str, str] = {
@@ -58,17 +74,28 @@ TOPIC_SUFFIXES: dict[str, str] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
 class Topics:
     """The topic names for one prefix (default ``driftline.``)."""
 
-    prefix: str = "driftline."
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str = "driftline.") -> None:
+        self.prefix = prefix
 
     def __getattr__(self, name: str) -> str:
         try:
             return self.prefix + TOPIC_SUFFIXES[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Topics) and other.prefix == self.prefix
+
+    def __hash__(self) -> int:
+        return hash(self.prefix)
+
+    def __repr__(self) -> str:
+        return f"Topics(prefix={self.prefix!r})"
 
     def all(self) -> list[str]:
         return [self.prefix + suffix for suffix in TOPIC_SUFFIXES.values()]
@@ -78,208 +105,124 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-# ---------------------------------------------------------------- checks
+# ---------------------------------------------------------------- value types
 
-
-def _reject_constant(name: str) -> Any:
-    raise InvalidEvent(f"{name} is not a valid JSON number")
-
-
-def loads(raw: bytes, max_bytes: int | None = None) -> dict[str, Any]:
-    """Parse one message body into a JSON object, rejecting NaN and Infinity."""
-    if raw is None:
-        raise InvalidEvent("empty message (null value)")
-    if max_bytes is not None and len(raw) > max_bytes:
-        raise InvalidEvent(f"message of {len(raw)} bytes is over the limit of {max_bytes}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidEvent(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
-    try:
-        obj = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise InvalidEvent(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(obj, dict):
-        raise InvalidEvent(f"expected a JSON object, got {type(obj).__name__}")
-    return obj
-
-
-def _is_number(v: Any) -> bool:
-    return (isinstance(v, int) and not isinstance(v, bool)) or (
-        isinstance(v, float) and math.isfinite(v)
-    )
-
-
-def _check_id(obj: Mapping[str, Any], name: str) -> str:
-    if name not in obj:
-        raise InvalidEvent(f"missing field {name!r}")
-    v = obj[name]
-    if not isinstance(v, str) or not v:
-        raise InvalidEvent(f"field {name!r} must be a non-empty string, got {_show(v)}")
-    return v
-
-
-def _check_ts(obj: Mapping[str, Any], name: str = "ts") -> int:
-    if name not in obj:
-        raise InvalidEvent(f"missing field {name!r}")
-    v = obj[name]
-    # JSON has one number type: 1732356000123.0 is the same integer to a JSON Schema.
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise InvalidEvent(f"field {name!r} must be epoch milliseconds (integer >= 0), got {_show(v)}")
-    return v
-
-
-def _check_value(obj: Mapping[str, Any], name: str) -> Any:
-    """A prediction or a label: a finite number, a string or a bool."""
-    if name not in obj:
-        raise InvalidEvent(f"missing field {name!r}")
-    v = obj[name]
-    if isinstance(v, (str, bool)) or _is_number(v):
-        return v
-    if isinstance(v, float):
-        raise InvalidEvent(f"field {name!r} must be finite, got {v!r}")
-    raise InvalidEvent(f"field {name!r} must be a number, string or bool, got {_show(v)}")
-
-
-def _check_features(obj: Mapping[str, Any]) -> dict[str, Any]:
-    if "features" not in obj:
-        raise InvalidEvent("missing field 'features'")
-    feats = obj["features"]
-    if not isinstance(feats, dict):
-        raise InvalidEvent(f"field 'features' must be an object, got {_show(feats)}")
-    for k, v in feats.items():
-        # None marks a missing value, which the monitor counts as data quality.
-        if v is None or isinstance(v, (str, bool)) or _is_number(v):
-            continue
-        if isinstance(v, float):
-            raise InvalidEvent(f"feature {k!r} must be finite, got {v!r}")
-        raise InvalidEvent(f"feature {k!r} must be a number, string, bool or null, got {_show(v)}")
-    return feats
-
-
-def _check_scores(obj: Mapping[str, Any]) -> dict[str, float] | None:
-    scores = obj.get("scores")
-    if scores is None:
-        return None
-    if not isinstance(scores, dict):
-        raise InvalidEvent(f"field 'scores' must be an object, got {_show(scores)}")
-    for k, v in scores.items():
-        if not _is_number(v):
-            raise InvalidEvent(f"score {k!r} must be a finite number, got {_show(v)}")
-    return scores
-
-
-def _show(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a bool"
-    return f"{type(v).__name__} {json.dumps(v, default=str)[:40]}"
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS)]
+Ts = Union[Annotated[int, Meta(ge=0, lt=MAX_TS)], Annotated[float, Meta(ge=0, lt=MAX_TS)]]
+Int64 = Annotated[int, Meta(ge=_INT64[0], le=_INT64[1])]
+# A prediction or a label: a number, a string or a bool (msgspec rejects NaN and
+# Infinity, which are not JSON, and numbers beyond float64).
+Value = Union[Int64, float, str, bool]
+FeatureName = Annotated[str, Meta(max_length=MAX_ID_CHARS)]
+Features = dict[FeatureName, Union[Int64, float, str, bool, None]]
 
 
 # ---------------------------------------------------------------- events
 
 
-class Event:
-    """Common encoding for all event dataclasses."""
+class Event(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Common encoding for every event: optional fields at their default are left out."""
 
     schema: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        out = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            v = getattr(self, f.name)
-            if v is None and (f.name in _OMIT_WHEN_NONE or (self.schema, f.name) in _OMIT_WHEN_NONE):
-                continue
-            out[f.name] = v
-        return out
+        return msgspec.to_builtins(self)
 
     def encode(self) -> bytes:
-        return dumps(self.to_dict())
+        return _ENCODER.encode(self)
 
     @property
     def key(self) -> bytes:
         return self.model_id.encode("utf-8")  # type: ignore[attr-defined]
 
 
-# Optional fields that are left out of the JSON rather than sent as null:
-# by name, or by (schema, name) where the name is required in other events.
-_OMIT_WHEN_NONE = {"scores", ("retrain-request", "action"), ("retrain-request", "model_version"),
-                   ("alert", "episode_id")}
+def _enc_hook(obj: Any) -> Any:
+    # numpy scalars reach events from the detectors' statistics.
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-def dumps(obj: Mapping[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+_ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Prediction(Event):
-    event_id: str
-    model_id: str
-    model_version: str
-    ts: int
-    features: dict[str, Any]
-    prediction: Any
-    scores: dict[str, float] | None = None
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON; NaN and Infinity, which JSON lacks, become null."""
+    return _ENCODER.encode(obj)
+
+
+class Prediction(Event, frozen=True):
+    event_id: Id
+    model_id: Id
+    model_version: Id
+    ts: Ts
+    features: Features
+    prediction: Value
+    scores: Union[dict[str, float], None] = None
     schema: ClassVar[str] = "prediction"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Feedback(Event):
-    event_id: str
-    prediction_id: str
-    model_id: str
-    ts: int
-    label: Any
+class Feedback(Event, frozen=True):
+    event_id: Id
+    prediction_id: Id
+    model_id: Id
+    ts: Ts
+    label: Value
     schema: ClassVar[str] = "feedback"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Labeled(Event):
+class Labeled(Event, frozen=True):
     """A prediction joined with its label: one row of training data."""
 
-    event_id: str  # the prediction's event_id
-    model_id: str
-    model_version: str
-    ts: int  # the prediction's event time
-    label_ts: int
-    features: dict[str, Any]
-    prediction: Any
-    label: Any
+    event_id: Id  # the prediction's event_id
+    model_id: Id
+    model_version: Id
+    ts: Ts  # the prediction's event time
+    label_ts: Ts
+    features: Features
+    prediction: Value
+    label: Value
     schema: ClassVar[str] = "labeled"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Alert(Event):
+class Alert(Event, frozen=True, omit_defaults=False):
     alert_id: str
     model_id: str
     model_version: str
-    kind: str
-    severity: str
+    kind: Literal["data_drift", "concept_drift", "performance", "data_quality"]
+    severity: Literal["warning", "critical"]
     detector: str
-    feature: str | None
+    feature: Union[str, None]
     value: float
     threshold: float
     event_ts: int
     ts: int
     message: str
-    episode_id: str | None = None
-    status: str = "firing"
+    episode_id: Union[str, None] = None
+    status: Literal["firing", "resolved"] = "firing"
     schema: ClassVar[str] = "alert"
 
+    def encode(self) -> bytes:
+        if self.episode_id is None:  # written before episodes had ids: the field is left out
+            out = msgspec.to_builtins(self)
+            del out["episode_id"]
+            return _ENCODER.encode(out)
+        return _ENCODER.encode(self)
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RetrainRequest(Event):
-    request_id: str
-    model_id: str
+
+class RetrainRequest(Event, frozen=True):
+    request_id: Id
+    model_id: Id
     alert_ids: list[str]
-    since_ts: int
+    since_ts: Ts
     ts: int
     reason: str = ""
-    action: str | None = None  # None or "retrain": train a challenger; "rollback": see RETRAIN_ACTIONS
-    model_version: str | None = None  # with "rollback": the version to demote
+    # None or "retrain": train a challenger; "rollback": see RETRAIN_ACTIONS
+    action: Union[Literal["retrain", "rollback"], None] = None
+    model_version: Union[Id, None] = None  # with "rollback": the version to demote
+    # The Kafka timestamp (the monitor's processing time) from which `labeled` holds the
+    # window's examples; readers seek there. Absent: the window is sought at since_ts.
+    labeled_from_ts: Union[int, None] = None
     schema: ClassVar[str] = "retrain-request"
 
     @property
@@ -287,23 +230,21 @@ class RetrainRequest(Event):
         return self.action == "rollback"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ModelVersion(Event):
-    model_id: str
-    version: str
-    status: str
-    parent_version: str | None
-    request_id: str | None
-    artifact_uri: str | None
-    sha256: str | None
+class ModelVersion(Event, frozen=True):
+    model_id: Id
+    version: Id
+    status: Literal["champion", "rejected"]
+    parent_version: Union[str, None]
+    request_id: Union[str, None]
+    artifact_uri: Union[str, None]
+    sha256: Union[str, None]
     metrics: dict[str, Any]
     ts: int
     reason: str = ""
     schema: ClassVar[str] = "model-version"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Metrics(Event):
+class Metrics(Event, frozen=True, omit_defaults=False):
     """A periodic snapshot of one model's health."""
 
     model_id: str
@@ -314,32 +255,56 @@ class Metrics(Event):
     n_labeled: int
     n_expired: int
     n_invalid: int
-    accuracy: float | None
-    label_coverage: float | None
+    accuracy: Union[float, None]
+    label_coverage: Union[float, None]
     features: dict[str, Any]
+    # The latest statistic of each drift test and the threshold it is compared with:
+    # {"detector", "feature" (null for a test of the whole model), "statistic", "threshold"}.
+    drift: list[dict[str, Any]] = msgspec.field(default_factory=list)
     schema: ClassVar[str] = "metrics"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class DeadLetter(Event):
+# The head of a message kept in a dead letter whose original is too large to carry whole.
+DEAD_LETTER_HEAD_BYTES = 65_536
+
+
+class DeadLetter(Event, frozen=True):
     source_topic: str
     partition: int
     offset: int
     error: str
-    raw: str  # base64 of the original bytes
+    raw: str  # base64 of the original bytes (their head, if raw_truncated)
     ts: int
-    raw_key: str | None = None  # base64 of the original Kafka key
+    raw_key: Union[str, None] = None  # base64 of the original Kafka key
+    # Set when `raw` holds only the first bytes of a message too large to carry whole:
+    # the original's size and sha256, so it can be found and checked.
+    raw_size: Union[int, None] = None
+    raw_sha256: Union[str, None] = None
     schema: ClassVar[str] = "dead-letter"
 
     @classmethod
     def of(
         cls, topic: str, partition: int, offset: int, error: str, raw: bytes | None,
-        ts: int, key: bytes | None = None,
+        ts: int, key: bytes | None = None, max_raw_bytes: int | None = None,
     ) -> DeadLetter:
+        """A dead letter for one message; with ``max_raw_bytes``, a larger one keeps its head.
+
+        Base64 grows a message by a third, so a message near the broker's
+        limit does not fit in a dead letter whole.
+        """
+        raw = raw or b""
+        size = digest = None
+        if max_raw_bytes is not None and len(raw) > max_raw_bytes:
+            size, digest = len(raw), hashlib.sha256(raw).hexdigest()
+            error = f"{error} (raw holds the first {max_raw_bytes} of {size} bytes)"
+            raw = raw[:max_raw_bytes]
+        if key is not None and max_raw_bytes is not None and len(key) > max_raw_bytes:
+            key = key[:max_raw_bytes]
         return cls(
             source_topic=topic, partition=partition, offset=offset, error=error,
-            raw=base64.b64encode(raw or b"").decode("ascii"), ts=ts,
+            raw=base64.b64encode(raw).decode("ascii"), ts=ts,
             raw_key=None if key is None else base64.b64encode(key).decode("ascii"),
+            raw_size=size, raw_sha256=digest,
         )
 
     @property
@@ -355,91 +320,59 @@ class DeadLetter(Event):
 # ---------------------------------------------------------------- decoders
 
 
-def decode_prediction(raw: bytes, max_bytes: int | None = None) -> Prediction:
-    obj = loads(raw, max_bytes)
-    return Prediction(
-        event_id=_check_id(obj, "event_id"),
-        model_id=_check_id(obj, "model_id"),
-        model_version=_check_id(obj, "model_version"),
-        ts=_check_ts(obj),
-        features=_check_features(obj),
-        prediction=_check_value(obj, "prediction"),
-        scores=_check_scores(obj),
-    )
+def _decoder(cls: type) -> Callable[..., Any]:
+    typed = msgspec.json.Decoder(cls)
+
+    def decode(raw: bytes, max_bytes: int | None = None) -> Any:
+        if raw is None:
+            raise InvalidEvent("empty message (null value)")
+        if max_bytes is not None and len(raw) > max_bytes:
+            raise InvalidEvent(f"message of {len(raw)} bytes is over the limit of {max_bytes}")
+        try:
+            event = typed.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError,
+                TypeError, OverflowError) as exc:
+            from driftline.explain import why_invalid
+
+            raise InvalidEvent(why_invalid(raw, cls.schema, exc)) from None
+        return _integral_times(event)
+
+    decode.__name__ = f"decode_{cls.schema.replace('-', '_')}"
+    decode.__doc__ = f"Decode and check one ``{cls.schema}`` message; raise InvalidEvent saying why not."
+    return decode
 
 
-def decode_feedback(raw: bytes, max_bytes: int | None = None) -> Feedback:
-    obj = loads(raw, max_bytes)
-    return Feedback(
-        event_id=_check_id(obj, "event_id"),
-        prediction_id=_check_id(obj, "prediction_id"),
-        model_id=_check_id(obj, "model_id"),
-        ts=_check_ts(obj),
-        label=_check_value(obj, "label"),
-    )
+_TIME_FIELDS = ("ts", "label_ts", "since_ts")
 
 
-def _from_known(cls: type, obj: Mapping[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    missing = [n for n, f in cls.__dataclass_fields__.items()
-               if n not in obj and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise InvalidEvent(f"missing field {missing[0]!r}")
-    return cls(**{k: v for k, v in obj.items() if k in names})
+def _integral_times(event: Any) -> Any:
+    """JSON has one number type: 1732356000123.0 is the integer 1732356000123 to a JSON Schema."""
+    fixed = {}
+    for name in _TIME_FIELDS:
+        v = getattr(event, name, None)
+        if type(v) is float:
+            if not v.is_integer():
+                raise InvalidEvent(f"field {name!r} must be epoch milliseconds (integer >= 0), got float {v!r}")
+            fixed[name] = int(v)
+    return msgspec.structs.replace(event, **fixed) if fixed else event
 
 
-def decode_labeled(raw: bytes, max_bytes: int | None = None) -> Labeled:
-    obj = loads(raw, max_bytes)
-    _check_features(obj)
-    _check_ts(obj)
-    _check_value(obj, "label")
-    return _from_known(Labeled, obj)
-
-
-def decode_alert(raw: bytes, max_bytes: int | None = None) -> Alert:
-    obj = loads(raw, max_bytes)
-    ev = _from_known(Alert, obj)
-    if ev.kind not in ALERT_KINDS:
-        raise InvalidEvent(f"field 'kind' must be one of {ALERT_KINDS}, got {ev.kind!r}")
-    if ev.severity not in SEVERITIES:
-        raise InvalidEvent(f"field 'severity' must be one of {SEVERITIES}, got {ev.severity!r}")
-    if ev.status not in ALERT_STATUSES:
-        raise InvalidEvent(f"field 'status' must be one of {ALERT_STATUSES}, got {ev.status!r}")
-    return ev
+decode_prediction = _decoder(Prediction)
+decode_feedback = _decoder(Feedback)
+decode_labeled = _decoder(Labeled)
+decode_alert = _decoder(Alert)
+_decode_retrain_request = _decoder(RetrainRequest)
+decode_model_version = _decoder(ModelVersion)
+decode_metrics = _decoder(Metrics)
+decode_dead_letter = _decoder(DeadLetter)
 
 
 def decode_retrain_request(raw: bytes, max_bytes: int | None = None) -> RetrainRequest:
-    obj = loads(raw, max_bytes)
-    _check_id(obj, "request_id")
-    _check_id(obj, "model_id")
-    _check_ts(obj, "since_ts")
-    if not isinstance(obj.get("alert_ids"), list):
-        raise InvalidEvent("field 'alert_ids' must be a list of strings")
-    action = obj.get("action")
-    if action is not None and action not in RETRAIN_ACTIONS:
-        raise InvalidEvent(f"field 'action' must be one of {RETRAIN_ACTIONS}, got {_show(action)}")
-    if action == "rollback" or obj.get("model_version") is not None:
-        _check_id(obj, "model_version")
-    return _from_known(RetrainRequest, obj)
-
-
-def decode_model_version(raw: bytes, max_bytes: int | None = None) -> ModelVersion:
-    obj = loads(raw, max_bytes)
-    _check_id(obj, "model_id")
-    _check_id(obj, "version")
-    ev = _from_known(ModelVersion, obj)
-    if ev.status not in VERSION_STATUSES:
-        raise InvalidEvent(f"field 'status' must be one of {VERSION_STATUSES}, got {ev.status!r}")
-    return ev
-
-
-def decode_metrics(raw: bytes, max_bytes: int | None = None) -> Metrics:
-    return _from_known(Metrics, loads(raw, max_bytes))
-
-
-def decode_dead_letter(raw: bytes, max_bytes: int | None = None) -> DeadLetter:
-    return _from_known(DeadLetter, loads(raw, max_bytes))
+    """Decode and check one ``retrain-request`` message; a rollback must name its version."""
+    request = _decode_retrain_request(raw, max_bytes)
+    if request.action == "rollback" and request.model_version is None:
+        raise InvalidEvent("missing field 'model_version' (a rollback names the version to demote)")
+    return request
 
 
 DECODERS: dict[str, Callable[..., Event]] = {
@@ -452,10 +385,14 @@ DECODERS: dict[str, Callable[..., Event]] = {
     "metrics": decode_metrics,
     "dead-letter": decode_dead_letter,
 }
+EVENT_TYPES: dict[str, type] = {cls.schema: cls for cls in (
+    Prediction, Feedback, Labeled, Alert, RetrainRequest, ModelVersion, Metrics, DeadLetter)}
 
 
 def schema(name: str) -> dict[str, Any]:
     """The JSON Schema shipped for event type ``name`` (e.g. ``"prediction"``)."""
+    import json
+
     text = resources.files("driftline").joinpath("schemas", f"{name}.json").read_text("utf-8")
     return json.loads(text)
 

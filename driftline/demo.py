@@ -66,6 +66,8 @@ class Follower(threading.Thread):
         super().__init__(name="demo-follower", daemon=True)
         from kafka import KafkaConsumer, TopicPartition
 
+        from driftline.kafka.clients import connect
+
         self.model_id = model_id
         self.console = console
         self.index_of_ts = index_of_ts
@@ -76,8 +78,8 @@ class Follower(threading.Thread):
         t = Topics(settings.topic_prefix)
         self._decoders = {t.alerts: decode_alert, t.retrain_requests: decode_retrain_request,
                           t.model_versions: decode_model_version}
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                      enable_auto_commit=False)
+        self.consumer = connect(KafkaConsumer, settings, client_id="driftline-demo", group_id=None,
+                                enable_auto_commit=False)
         parts = [TopicPartition(name, p) for name in self._decoders
                  for p in sorted(self.consumer.partitions_for_topic(name) or [])]
         self.consumer.assign(parts)

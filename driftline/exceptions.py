@@ -19,3 +19,15 @@ class BrokerUnavailable(DriftlineError):
 
 class BrokerError(DriftlineError):
     """The local broker could not be installed, started or stopped."""
+
+
+class KafkaSecurityError(DriftlineError):
+    """A Kafka broker answered but refused the connection: TLS certificate, SASL login, token."""
+
+
+class StateDecodeError(DriftlineError, ValueError):
+    """Bytes on the monitor's state topic that are not a state record this code can read."""
+
+
+class OutputRefused(DriftlineError):
+    """The broker refused a record the monitor produced, for good (not a retriable error)."""

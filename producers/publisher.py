@@ -18,7 +18,7 @@ import kafka.errors
 from kafka import KafkaProducer
 
 from driftline.contract import Event, Topics
-from driftline.producers import _kafka
+from driftline.kafka import clients
 from driftline.producers.buffer import ByteBudget
 from driftline.producers.events import feedback_event, predict_event
 from driftline.producers.exceptions import BufferFull, EventTooLarge, PublishError
@@ -89,7 +89,7 @@ class EventPublisher:
         linger_ms: int = 5,
         max_buffer_bytes: int = 32 * 1024 * 1024,
         max_block_ms: int = 10_000,
-        connect_timeout_s: float = _kafka.CONNECT_TIMEOUT_S,
+        connect_timeout_s: float = clients.CONNECT_TIMEOUT_S,
     ):
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
@@ -103,9 +103,9 @@ class EventPublisher:
         self._swap_lock = threading.Lock()
         self._closed = False
         self._connect = functools.partial(
-            _kafka.connect,
+            clients.connect,
             KafkaProducer,
-            settings.kafka_bootstrap,
+            settings,
             timeout=connect_timeout_s,
             client_id=client_id,
             acks="all",

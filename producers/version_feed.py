@@ -19,7 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from driftline.contract import ModelVersion, Topics, decode_model_version
 from driftline.exceptions import InvalidEvent
-from driftline.producers import _kafka
+from driftline.kafka import clients
 from driftline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class VersionFeed:
         *,
         client_id: str = "driftline-model-client",
         poll_ms: int = 200,
-        connect_timeout_s: float = _kafka.CONNECT_TIMEOUT_S,
+        connect_timeout_s: float = clients.CONNECT_TIMEOUT_S,
     ):
         self.topic = Topics(settings.topic_prefix).model_versions
         self.model_id = model_id
@@ -58,9 +58,9 @@ class VersionFeed:
         self._end: dict[TopicPartition, int] = {}
         self._last_seen: ModelVersion | None = None
         self._stop = threading.Event()
-        self._consumer = _kafka.connect(
+        self._consumer = clients.connect(
             KafkaConsumer,
-            settings.kafka_bootstrap,
+            settings,
             timeout=connect_timeout_s,
             client_id=client_id,
             group_id=None,

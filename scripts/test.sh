@@ -15,6 +15,25 @@ if [ -z "${DRIFTLINE_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/i
   fi
 fi
 
+# Prometheus (promtool; a real scrape) and Alertmanager for the metrics and notify tests.
+if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "test: installing Prometheus and Alertmanager from Debian packages"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      prometheus prometheus-alertmanager >/dev/null
+  fi
+fi
+
+# Chromium opens the dashboard in the browser test (headless; Debian's package).
+if ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "test: installing Chromium from Debian packages"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+fi
+
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from driftline.settings import Settings
+from tests.secured import SecuredBroker, sasl_ssl_broker
 from tests.services import kafka_broker, postgres_server
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -31,6 +32,16 @@ def kafka_bootstrap() -> Iterator[str]:
             yield bootstrap
     except Exception as exc:  # the broker could not be had at all
         _unavailable("a Kafka broker", str(exc))
+
+
+@pytest.fixture(scope="session")
+def secured_broker() -> Iterator[SecuredBroker]:
+    """A second local broker, SASL_SSL only, for the tests of security; started once."""
+    try:
+        with sasl_ssl_broker() as broker:
+            yield broker
+    except Exception as exc:
+        _unavailable("a SASL_SSL Kafka broker", str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ def test_bad_environment_is_one_line(monkeypatch, capsys):
 
 
 def test_every_command_has_help(capsys):
-    for command in ("broker", "monitor", "retrainer", "simulate", "demo", "alerts", "models"):
+    for command in ("broker", "monitor", "retrainer", "simulate", "demo", "alerts", "models", "replay"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0

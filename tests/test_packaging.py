@@ -25,11 +25,17 @@ def test_wheel_holds_one_namespace_and_imports_the_same(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"driftline"}  # no bare `detectors`, `consumers`... to collide with PyPI
-    for required in ("driftline/detectors/ks.py", "driftline/consumers/app.py",
-                     "driftline/schemas/prediction.json", "driftline/kafka/pom.xml",
+    for required in ("driftline/detectors/features/ks.py", "driftline/consumers/app.py",
+                     "driftline/schemas/prediction.json", "driftline/kafka/pom.xml", "driftline/ui/page.html",
                      "driftline/retrainer/persistence/migrations/env.py",
                      "driftline/retrainer/persistence/migrations/versions/r0001_versions.py"):
         assert required in names
+    # Every package on disk, under the name it is imported by.
+    folders = {"driftline": "driftline", "producers": "driftline/producers", "consumers": "driftline/consumers",
+               "detectors": "driftline/detectors", "retrainer": "driftline/retrainer"}
+    on_disk = {f"{folders[init.relative_to(ROOT).parts[0]]}/{'/'.join(init.relative_to(ROOT).parts[1:])}"
+               for top in folders for init in (ROOT / top).rglob("__init__.py")}
+    assert on_disk - set(names) == set()
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(target), str(wheel)], check=True, timeout=300)

@@ -35,7 +35,7 @@ from river import drift
 from river.drift import binary
 
 import driftline.detectors as dl
-from driftline.detectors.class_error import error_pairs
+from driftline.detectors.predictions.class_error import error_pairs
 from benchmarks.drift_bench import suite
 from benchmarks.drift_bench.streams import BLOCKS, Blocks
 
@@ -295,7 +295,7 @@ def by_name() -> dict[str, Contender]:
     return {c.name: c for c in contenders()}
 
 
-# river's binary detectors behind driftline's contract (detectors/river_binary.py);
+# river's binary detectors behind driftline's contract (detectors/predictions/river_binary.py);
 # they need no entry above, but a run says when they are not exported yet.
 RIVER_BINARY = ("DDMDrift", "EDDMDrift", "HDDMADrift", "HDDMWDrift", "FHDDMDrift")
 

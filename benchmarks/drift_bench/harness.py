@@ -29,7 +29,7 @@ from benchmarks.drift_bench.contenders import SUITE, Contender, SuiteRunner, ava
 from benchmarks.drift_bench.streams import Blocks, Stream
 
 FAMILIES = ("stationary", "covariate", "categorical", "joint", "concept", "regression", "label", "tcpd",
-            "throughput")
+            "throughput", "episodes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,13 +48,14 @@ class Config:
     throughput_rows: int = 200_000
     chunk: int = 500  # rows per update() call, the monitor's batch
     scenarios_per_family: int | None = None  # the first few of each family only (tests)
+    episode_seeds: int = 3  # streams per scenario of alerts per drift
     tcpd_series: tuple[str, ...] = tcpd.SERIES
 
 
 FULL = Config()
 QUICK = Config(seeds=2, concept_seeds=2, stationary_seeds=2, stationary_rows=25_000, alarm_cap=20,
                slow_seeds=1, slow_events=5_000, slow_skip=frozenset({"covariate", "joint"}),
-               throughput_rows=50_000)
+               throughput_rows=50_000, episode_seeds=1)
 
 
 @dataclasses.dataclass
@@ -318,6 +319,8 @@ def run(config: Config, base: int, families: Iterable[str] = FAMILIES, log=None,
             tallies += found
         elif family == "throughput":
             out_throughput = throughput(config, base, log)
+        elif family == "episodes":
+            continue  # the monitor's alerts per drift: benchmarks/drift_bench/episodes.py
         elif family in drift_scenarios:
             n = config.concept_seeds if family in ("concept", "regression") else config.seeds
             chosen = drift_scenarios[family][:config.scenarios_per_family]

@@ -27,7 +27,7 @@ import numpy as np
 from driftline.consumers.monitor import MonitorConfig
 from driftline.detectors import suite as library
 from driftline.detectors.base import Detection
-from driftline.detectors.quality import MISSING
+from driftline.detectors.features.quality import MISSING
 
 PREDICTION = library.PREDICTION
 CONFIG = MonitorConfig()

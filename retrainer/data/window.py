@@ -28,10 +28,10 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaTimeoutError
 
 from driftline.contract import Labeled, Topics, decode_labeled
-from driftline.exceptions import BrokerUnavailable, InvalidEvent
+from driftline.exceptions import InvalidEvent
+from driftline.kafka.clients import connect
 from driftline.retrainer.exceptions import WindowInterrupted
 from driftline.settings import Settings
 
@@ -42,23 +42,25 @@ _TIMEOUT_MS = 30_000
 
 
 def _consumer(settings: Settings) -> KafkaConsumer:
-    try:
-        return KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-            enable_auto_commit=False, client_id="driftline-retrainer-window",
-            isolation_level="read_committed",
-            fetch_max_bytes=max(52_428_800, settings.max_message_bytes),
-            max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes),
-        )
-    except KafkaTimeoutError as exc:  # the clients bootstrap in __init__
-        raise BrokerUnavailable(f"no Kafka broker at {settings.kafka_bootstrap}") from exc
+    return connect(
+        KafkaConsumer, settings, timeout=_TIMEOUT_MS / 1000, wait_s=_TIMEOUT_MS / 1000, group_id=None,
+        enable_auto_commit=False, client_id="driftline-retrainer-window",
+        isolation_level="read_committed",
+        fetch_max_bytes=max(52_428_800, settings.max_message_bytes),
+        max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes),
+    )
 
 
 def read_window(
     settings: Settings, model_id: str, since_ts: int, *,
     stop: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
+    seek_ts: int | None = None,
 ) -> tuple[list[Labeled], dict[str, Any]]:
     """The labeled examples of ``model_id`` with ``ts >= since_ts``, and the window's record.
+
+    The monitor stamps what it writes with its processing time, so the topic is
+    sought at ``seek_ts`` (a request's ``labeled_from_ts``: when the monitor had
+    not yet seen the window's first event) if given, else at ``since_ts``.
 
     The record is ``{"topic", "since_ts", "until_ts", "n_examples", "n_invalid",
     "offsets": {"<partition>": {"start": .., "end": ..}}, "model_versions": {..}}``;
@@ -76,7 +78,8 @@ def read_window(
         # Kafka's record timestamps are the search key; a record stamped
         # before since_ts may still carry a later event time, so ts is also
         # checked per example below.
-        found = consumer.offsets_for_times({tp: since_ts for tp in tps}, timeout_ms=_TIMEOUT_MS) if tps else {}
+        at = since_ts if seek_ts is None else seek_ts
+        found = consumer.offsets_for_times({tp: at for tp in tps}, timeout_ms=_TIMEOUT_MS) if tps else {}
         starts = {tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in tps}
         for tp in tps:
             consumer.seek(tp, starts[tp])

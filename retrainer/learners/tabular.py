@@ -13,7 +13,7 @@ regression trained on the older four fifths, the forest judged out of bag
 Neither wins everywhere: on river's Agrawal concepts the forest is 10 to 40
 points better (rules on age, salary and education), on its SEA concepts and
 Agrawal's linear ones (6, 8) the regression is 1 to 5 points better, on 700
-rows (see ``benchmarks/loop.py`` and ``tests/retrainer/test_trainers.py``).
+rows (see ``benchmarks/loop.py`` and ``tests/retrainer/learners/test_trainers.py``).
 
 Rows arrive as dicts, as on the wire. :func:`columns_of` turns them into one
 list per feature, each value cleaned to its feature's type

@@ -60,7 +60,7 @@ driftline.retrainer.exceptions.TrainerLoadError: trainer 'mytrainers:fit': canno
 >>> registry.close()
 
 With a broker: ``worker.run(stop)`` in a thread until ``stop.set()``, then
-``worker.close()``; ``tests/retrainer/test_worker.py`` does exactly that.
+``worker.close()``; ``tests/retrainer/orchestration/test_worker.py`` does exactly that.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ import uuid
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import IllegalStateError, KafkaError, KafkaTimeoutError
+from kafka.errors import IllegalStateError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from driftline.contract import (
@@ -84,7 +84,8 @@ from driftline.contract import (
     Topics,
     decode_retrain_request,
 )
-from driftline.exceptions import BrokerUnavailable, InvalidEvent
+from driftline.exceptions import InvalidEvent
+from driftline.kafka.clients import connect
 from driftline.kafka_admin import ensure_topics
 from driftline.retrainer.persistence.artifacts import ArtifactStore
 from driftline.retrainer.persistence.mlflow_mirror import MlflowMirror
@@ -109,6 +110,7 @@ log = logging.getLogger(__name__)
 
 _POLL_MS = 500
 _ACK_TIMEOUT_S = 60.0
+_CONNECT_TIMEOUT_S = 30.0
 # A failing request (database or broker down) is retried from the same
 # offset, waits doubling from 1 s up to 30 s, until settings.retrain_max_attempts.
 _BACKOFF_S = (1.0, 30.0)
@@ -177,18 +179,26 @@ class RetrainWorker:
         self.stats = {"published": 0, "reannounced": 0, "dead_lettered": 0, "failures": 0}
         self._stop = threading.Event()
         self._mirror = MlflowMirror.from_settings(settings) if settings.mlflow_tracking_uri else None
+        # A driftline.observe MetricsExporter when the worker serves /metrics; set by its command.
+        self.exporter: Any = None
+        self.ready = False  # in its consumer group: answers /readyz
         self._producer: KafkaProducer | None = None
         self._consumer: KafkaConsumer | None = None
         try:
-            self._producer = KafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap, client_id="driftline-retrainer",
+            self._producer = connect(
+                KafkaProducer, settings, timeout=_CONNECT_TIMEOUT_S, wait_s=_CONNECT_TIMEOUT_S,
+                client_id="driftline-retrainer",
                 acks="all", enable_idempotence=True, retries=2**31 - 1, linger_ms=5,
                 delivery_timeout_ms=int(_ACK_TIMEOUT_S * 1000),
                 max_request_size=max(1_048_576, settings.max_message_bytes),
             )
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=settings.kafka_bootstrap, client_id="driftline-retrainer",
+            self._consumer = connect(
+                KafkaConsumer, settings, timeout=_CONNECT_TIMEOUT_S, wait_s=_CONNECT_TIMEOUT_S,
+                client_id="driftline-retrainer",
                 group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+                # A worker that dies hands its partitions over within seconds (the monitor's
+                # timeouts too); its requests wait meanwhile.
+                session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
                 # One request per poll: each is committed on its own, after its version is out.
                 max_poll_records=1,
                 # A request may wait retrain_wait_s for labels, train, then wait
@@ -196,9 +206,6 @@ class RetrainWorker:
                 max_poll_interval_ms=int((2 * settings.retrain_wait_s + (settings.train_timeout_s or 3600.0)
                                           + 300.0) * 1000),
             )
-        except KafkaTimeoutError as exc:  # the clients bootstrap in __init__
-            self.close()
-            raise BrokerUnavailable(f"no Kafka broker at {settings.kafka_bootstrap}") from exc
         except BaseException:
             self.close()
             raise
@@ -222,10 +229,12 @@ class RetrainWorker:
         backoff = _BACKOFF_S[0]
         failed: dict[tuple[TopicPartition, int], int] = {}  # attempts of the request at hand
         while not self._stop.is_set():
-            for tp, messages in self._consumer.poll(timeout_ms=_POLL_MS).items():
+            polled = self._consumer.poll(timeout_ms=_POLL_MS)
+            self.ready = True
+            for tp, messages in polled.items():
                 msg = messages[0]  # max_poll_records=1
                 try:
-                    self._process(msg)
+                    self._observe(*self._process(msg))
                 except (WindowInterrupted, TrainingInterrupted) as exc:
                     log.info("%s; request at %s:%d stays uncommitted", exc, tp, msg.offset)
                     self._rewind(tp, msg.offset)  # a later run() starts with it again
@@ -234,6 +243,7 @@ class RetrainWorker:
                     self.stats["failures"] += 1
                     attempts = failed[(tp, msg.offset)] = failed.get((tp, msg.offset), 0) + 1
                     if attempts >= self.settings.retrain_max_attempts and self._give_up(msg, attempts, exc):
+                        self._observe("failed", msg.key.decode("utf-8", "replace") if msg.key else None)
                         failed.pop((tp, msg.offset), None)
                         self._commit(tp, msg.offset + 1)
                         continue
@@ -248,20 +258,31 @@ class RetrainWorker:
                 backoff = _BACKOFF_S[0]
                 self._commit(tp, msg.offset + 1)
 
-    def _process(self, msg: Any) -> None:
+    def _process(self, msg: Any) -> tuple[str, str | None]:
+        """Handle one request message; its outcome and model, for the metrics."""
         try:
             request = decode_retrain_request(msg.value, self.settings.max_message_bytes)
         except InvalidEvent as exc:
             self._dead_letter(msg, str(exc))
-            return
+            return "invalid", None
         try:
-            self.handle(request)
+            record = self.handle(request)
         except RequestAbandoned as exc:
             # Dead letter first: if the worker dies before the commit, the
             # request comes back and finds its run failed, so no second letter.
             self._dead_letter(msg, str(exc))
             self.registry.fail_run(request.model_id, request.request_id, str(exc), self.worker_id,
                                    request.alert_ids)
+            return "abandoned", request.model_id
+        if record is None:
+            return "skipped", request.model_id
+        if request.is_rollback:
+            return "rolled_back", request.model_id
+        return ("promoted" if record.status == "champion" else record.status), request.model_id
+
+    def _observe(self, outcome: str, model_id: str | None) -> None:
+        if self.exporter is not None:
+            self.exporter.observe_retrain(outcome, model_id)
 
     def _give_up(self, msg: Any, attempts: int, exc: Exception) -> bool:
         """Dead-letter a request that kept failing; False if even that failed (retry later)."""
@@ -320,7 +341,8 @@ class RetrainWorker:
                 log.info("request %s of %s failed before (%s); not retried", request_id, model_id, run.outcome)
                 return None
             self._check(request, run.attempts)
-            events, window = read_window(self.settings, model_id, request.since_ts, stop=self._stop)
+            events, window = read_window(self.settings, model_id, request.since_ts, stop=self._stop,
+                                         seek_ts=request.labeled_from_ts)
             # A first version has no champion to be shadowed next to.
             shadowed = (shadow_events(self.settings, self.registry.model(model_id)) > 0
                         and self.registry.champion(model_id) is not None)
@@ -364,7 +386,8 @@ class RetrainWorker:
             self._check(request, run.attempts)
             # The version's labeled events are in already: no wait for more.
             events, window = read_window(self.settings.replace(retrain_wait_s=0.0), model_id,
-                                         request.since_ts, stop=self._stop)
+                                         request.since_ts, stop=self._stop,
+                                         seek_ts=request.labeled_from_ts)
             shadowed = shadow_events(self.settings, self.registry.model(model_id)) > 0
             try:
                 record = roll_back(request, labeled_frame(events),
@@ -410,6 +433,8 @@ class RetrainWorker:
         event = record.announcement(_now_ms())
         self._send(self.topics.model_versions, event.key, event.encode())
         self.stats["published"] += 1
+        if record.status == "champion" and self.exporter is not None:
+            self.exporter.set_serving(record.model_id, str(record.version))
         if self._mirror is not None:
             # After every announcement, whatever it was: a mirror that failed once catches up here.
             self._mirror.sync(self.registry, record.model_id)

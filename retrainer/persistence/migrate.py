@@ -27,8 +27,9 @@ Examples
 >>> upgrade(engine)
 >>> current_revision(engine) == head_revision()
 True
->>> sorted(t for t in inspect(engine).get_table_names() if t.startswith("driftline_"))
-['driftline_alembic_version', 'driftline_model_versions', 'driftline_models', 'driftline_retrain_runs']
+>>> sorted(t for t in inspect(engine).get_table_names() if t.startswith("driftline_"))  # doctest: +NORMALIZE_WHITESPACE
+['driftline_alembic_version', 'driftline_external_versions', 'driftline_model_versions',
+ 'driftline_models', 'driftline_retrain_runs']
 >>> engine.dispose()
 """
 

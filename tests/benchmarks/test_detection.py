@@ -44,7 +44,7 @@ def test_every_row_has_exactly_the_keys_of_its_kind(rows):
 
 def test_every_family_and_contender_has_rows(rows):
     results = [r for r in rows if r["kind"] == "result"]
-    assert {r["family"] for r in results} == set(harness.FAMILIES) - {"throughput"}
+    assert {r["family"] for r in results} == set(harness.FAMILIES) - {"throughput", "episodes"}
     names = {c.name for c in contenders.contenders()}
     assert names <= {r["contender"] for r in results}
     assert contenders.SUITE in {r["contender"] for r in results if r["family"] == "stationary"}
@@ -267,7 +267,7 @@ def test_a_drift_stream_stops_at_the_first_detection_after_the_drift():
 
 def test_a_new_concept_drift_detector_in_the_library_joins_the_run_on_error_streams(monkeypatch):
     import driftline.detectors as dl
-    from driftline.detectors.error_rate import ErrorRateDrift
+    from driftline.detectors.predictions.error_rate import ErrorRateDrift
 
     class LateDrift(ErrorRateDrift):
         name = "late"
@@ -284,3 +284,21 @@ def test_a_new_concept_drift_detector_in_the_library_joins_the_run_on_error_stre
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_alerts_per_drift_count_one_episode_per_key_and_resolve_only_a_drift_that_ended():
+    from benchmarks.drift_bench import episodes
+
+    runs = [episodes.run_one(s, 0, onset=3000, after=12_000) for s in episodes.SCENARIOS]
+    by = {r.scenario: r for r in runs}
+    assert ("data_drift", "x0") in by["mean +1 sd"].firing
+    assert by["mean +1 sd"].resolved == {} and by["concept"].resolved == {}
+    assert set(by["mean +1 sd, back"].resolved) <= set(by["mean +1 sd, back"].firing)
+    assert by["stationary"].firing == {} and by["stationary"].detections == 0
+    assert by["mean +1 sd"].detections > sum(by["mean +1 sd"].firing.values())
+    rows_ = episodes.rows(runs)
+    verdict = episodes.verdict(rows_)
+    assert tuple(verdict) == report.KEYS["verdict"]
+    assert [r["scenario"] for r in rows_] == list(episodes.SCENARIOS)
+    json.loads(json.dumps(rows_))
+

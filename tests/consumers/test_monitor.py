@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 
 from driftline.consumers.monitor import ModelMonitor, MonitorConfig
+from driftline.consumers.state import codec
 from driftline.contract import Feedback, Prediction
 
 CONFIG = MonitorConfig(reference_size=500, window=250, metrics_every=1000,
@@ -32,6 +31,12 @@ def events(n: int, *, start: int = 0, version: str = "1", error_rate=0.1, shift_
     return out
 
 
+def restart(monitor: ModelMonitor) -> ModelMonitor:
+    """The monitor a worker restores from its state record, through the bytes it would write."""
+    return ModelMonitor.from_state(codec.loads(codec.dumps(monitor.state_dict())), monitor.config,
+                                   monitor.profiles)
+
+
 def run(monitor: ModelMonitor, evs, batch: int = 200):
     totals = {"labeled": [], "alerts": [], "retrain": [], "metrics": []}
     for k in range(0, len(evs), batch):
@@ -42,7 +47,7 @@ def run(monitor: ModelMonitor, evs, batch: int = 200):
 
 
 def test_stationary_stream_raises_nothing():
-    m = ModelMonitor("m", {}, CONFIG)
+    m = ModelMonitor("m", CONFIG)
     got = run(m, events(30_000))
     assert got["alerts"] == [] and got["retrain"] == []
     assert len(got["labeled"]) == 30_000
@@ -51,7 +56,7 @@ def test_stationary_stream_raises_nothing():
 
 
 def test_concept_drift_is_one_alert_and_one_retrain_request():
-    m = ModelMonitor("m", {}, CONFIG.__class__(**{**CONFIG.__dict__, "retrain_cooldown_ms": 10**9}))
+    m = ModelMonitor("m", CONFIG.__class__(**{**CONFIG.__dict__, "retrain_cooldown_ms": 10**9}))
     got = run(m, events(12_000, error_after=6_000))
     concept = [a for a in got["alerts"] if a.kind in ("concept_drift", "performance")]
     assert concept, got["alerts"]
@@ -69,7 +74,7 @@ def test_concept_drift_is_one_alert_and_one_retrain_request():
 
 
 def test_data_drift_alerts_without_asking_for_retraining():
-    m = ModelMonitor("m", {}, CONFIG)
+    m = ModelMonitor("m", CONFIG)
     got = run(m, events(8_000, shift_after=4_000))
     data = [a for a in got["alerts"] if a.kind == "data_drift"]
     # One episode: it opens, and may escalate once from warning to critical.
@@ -80,7 +85,7 @@ def test_data_drift_alerts_without_asking_for_retraining():
 
 
 def test_first_version_is_requested_once_enough_labels_arrive():
-    m = ModelMonitor("m", {}, CONFIG)
+    m = ModelMonitor("m", CONFIG)
     got = run(m, events(700, version="0"))
     assert len(got["retrain"]) == 1
     assert got["retrain"][0].since_ts == 0 and got["retrain"][0].alert_ids == []
@@ -88,41 +93,46 @@ def test_first_version_is_requested_once_enough_labels_arrive():
 
 
 def test_an_unanswered_request_is_repeated_only_after_the_cooldown():
-    m = ModelMonitor("m", {}, CONFIG)
+    m = ModelMonitor("m", CONFIG)
     run(m, events(300, version="0"))
-    asked_at = m._retrain_at
+    asked_at = m.scheduler.at
     got = run(m, events(2_000, start=300, version="0"))
     repeats = len(got["retrain"])
     # 2,000 events 10 ms apart: 20 s of event time, so four cooldowns of 5 s at most
     assert 3 <= repeats <= 4
-    assert m._retrain_at - asked_at >= repeats * CONFIG.retrain_cooldown_ms
+    assert m.scheduler.at - asked_at >= repeats * CONFIG.retrain_cooldown_ms
 
 
 def test_new_version_resets_detectors_and_answers_the_request():
-    m = ModelMonitor("m", {}, CONFIG)
-    run(m, events(9_000, error_after=5_000))
-    assert m._retrain_at is not None
+    m = ModelMonitor("m", CONFIG)
+    first = run(m, events(9_000, error_after=5_000))
+    assert m.scheduler.at is not None
     got = run(m, events(8_000, start=9_000, version="2"))
-    assert m.version == "2" and m._retrain_at is None
+    assert m.version == "2" and m.scheduler.at is None
     # Late labels of version 1 do not count against version 2.
-    assert [a for a in got["alerts"] if a.kind != "data_drift"] == []
+    assert [a for a in got["alerts"] if a.kind != "data_drift" and a.status == "firing"] == []
+    # Version 1's open episodes end as version 2 takes over, each with its own id.
+    opened = {a.episode_id: a for a in first["alerts"] if a.status == "firing"}
+    ended = [a for a in got["alerts"] if a.status == "resolved"]
+    assert ended and all(a.model_version == "1" and a.episode_id in opened for a in ended)
+    assert len({a.episode_id for a in ended}) == len(ended)
+    assert all("version 2 now serves" in a.message for a in ended)
 
 
 def test_duplicates_are_dropped_by_event_id():
-    m = ModelMonitor("m", {}, CONFIG)
+    m = ModelMonitor("m", CONFIG)
     evs = events(500)
     got = run(m, evs + evs[:300])
     assert len(got["labeled"]) == 500
     assert m.counts["duplicates"] == 300 and m.counts["predictions"] == 500
 
 
-def test_state_survives_pickling_mid_stream():
+def test_state_survives_a_restart_mid_stream():
     evs = events(12_000, error_after=6_000, seed=3)
-    pending: dict = {}
-    a = ModelMonitor("m", pending, CONFIG)
-    run(a, evs[:9_000])
-    restored_pending = dict(pending)
-    b = pickle.loads(pickle.dumps(a)).attach(restored_pending)
+    a = ModelMonitor("m", CONFIG)
+    run(a, evs[:9_001])  # a prediction is left waiting for its label
+    assert len(a.join) == 1
+    b = restart(a)
     rest_a, rest_b = run(a, evs[9_000:]), run(b, evs[9_000:])
     for name in ("labeled", "alerts", "retrain"):
         key = (lambda e: (e.event_id,)) if name == "labeled" else \
@@ -133,14 +143,14 @@ def test_state_survives_pickling_mid_stream():
 
 def test_labels_that_never_come_do_not_hold_memory():
     cfg = MonitorConfig(label_ttl_ms=1_000, max_pending=10_000)
-    m = ModelMonitor("m", {}, cfg)
+    m = ModelMonitor("m", cfg)
     run(m, events(20_000, label_every=10**9))  # only p0 is ever labeled
     assert len(m.join) <= 1_000 // 10 + 1
     assert m.counts["expired"] >= 19_800
 
 
 def test_missing_and_wrongly_typed_values_raise_a_data_quality_alert():
-    m = ModelMonitor("m", {}, CONFIG)
+    m = ModelMonitor("m", CONFIG)
     evs = events(4_000)
     broken = []
     for e in evs:
@@ -178,14 +188,14 @@ def test_a_registered_profile_is_the_reference_from_the_first_prediction():
     profile = profile_of(events(CONFIG.reference_size, seed=9), {"metric": "accuracy", "value": 0.9,
                                                                  "n": 500})
     shifted = events(3_000, shift_after=0)  # the live inputs never looked like the training data
-    with_profile = ModelMonitor("m", {}, CONFIG, profiles=lambda m, v: profile if v == "1" else None)
+    with_profile = ModelMonitor("m", CONFIG, profiles=lambda m, v: profile if v == "1" else None)
     got = run(with_profile, shifted)
     drift = [a for a in got["alerts"] if a.kind == "data_drift"]
     assert {a.feature for a in drift} == {"x"}
     assert drift[0].event_ts < 1000 + CONFIG.window * 10  # within the first window
-    assert with_profile._reference == "training window"
+    assert with_profile.reference == "training window"
     # Warming up on the live traffic takes the shifted inputs as normal.
-    assert [a for a in run(ModelMonitor("m", {}, CONFIG), shifted)["alerts"]
+    assert [a for a in run(ModelMonitor("m", CONFIG), shifted)["alerts"]
             if a.kind == "data_drift"] == []
 
 
@@ -193,7 +203,7 @@ def test_performance_is_measured_against_the_registered_score():
     profile = profile_of(events(CONFIG.reference_size, seed=9), {"metric": "accuracy", "value": 0.95,
                                                                  "n": 2000})
     worse = events(6_000, error_rate=0.25)  # served at 75% from its first prediction on
-    m = ModelMonitor("m", {}, CONFIG, profiles=lambda m, v: profile)
+    m = ModelMonitor("m", CONFIG, profiles=lambda m, v: profile)
     got = run(m, worse)
     perf = [a for a in got["alerts"] if a.kind == "performance"]
     assert perf and perf[0].threshold > 0.85 and perf[0].value < 0.8
@@ -204,7 +214,7 @@ def test_performance_is_measured_against_the_registered_score():
     assert len(again) == 3 and all(r.alert_ids == first.alert_ids and r.since_ts == first.since_ts
                                    and "asked again" in r.reason for r in again)
     # Measured on its own first window, the same model looks fine.
-    assert [a for a in run(ModelMonitor("m", {}, CONFIG), worse)["alerts"]
+    assert [a for a in run(ModelMonitor("m", CONFIG), worse)["alerts"]
             if a.kind == "performance"] == []
 
 
@@ -218,7 +228,7 @@ def test_a_regressor_is_watched_on_the_size_of_its_errors():
         evs.append(Prediction(f"p{i}", "m", "1", 1000 + i * 10, {"x": x},
                               round(2.0 * x + noise * float(rng.normal()), 4) + 0.0001))
         evs.append(Feedback(f"f{i}", f"p{i}", "m", 1000 + i * 10 + 5, label))
-    m = ModelMonitor("m", {}, CONFIG)
+    m = ModelMonitor("m", CONFIG)
     got = run(m, evs)
     assert m.regression and m.suite.numeric == ["x", "<prediction>"]
     perf = [a for a in got["alerts"] if a.kind == "performance"]
@@ -228,7 +238,7 @@ def test_a_regressor_is_watched_on_the_size_of_its_errors():
 
 
 def test_an_unanswered_request_is_repeated_only_while_its_drift_goes_on():
-    m = ModelMonitor("m", {}, CONFIG)
+    m = ModelMonitor("m", CONFIG)
     run(m, events(3_000))
     during = run(m, events(3_000, start=3_000, error_rate=0.45))
     assert len(during["retrain"]) >= 1
@@ -239,4 +249,4 @@ def test_an_unanswered_request_is_repeated_only_while_its_drift_goes_on():
     # A new version answers what is still asked.
     again = run(m, events(3_000, start=26_000, error_rate=0.45))
     run(m, events(500, start=29_000, version="2"))
-    assert m._asked is None and m._retrain_at is None and again["retrain"]
+    assert m.scheduler.asked is None and m.scheduler.at is None and again["retrain"]

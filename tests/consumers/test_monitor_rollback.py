@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import pickle
 
 import numpy as np
 
 from driftline.consumers.monitor import ModelMonitor
 from driftline.contract import Feedback, Prediction
-from tests.consumers.test_monitor import CONFIG, events, profile_of, run
+from tests.consumers.test_monitor import CONFIG, events, profile_of, restart, run
 
 ROLLBACK = dataclasses.replace(CONFIG, rollback_window=300, rollback_confidence=0.999,
                                retrain_cooldown_ms=20_000)
@@ -27,7 +26,7 @@ def rollbacks(got):
 
 
 def test_a_promotion_that_falls_short_is_rolled_back_once_with_an_alert_that_says_so():
-    m = ModelMonitor("m", {}, ROLLBACK, profiles=profiles)
+    m = ModelMonitor("m", ROLLBACK, profiles=profiles)
     got = run(m, events(2_000, version="1", error_rate=0.1))
     assert rollbacks(got) == [] and m.promotions.newest == 1
     # Served at 60%, gated at 95%; over less event time than the cooldown, as the
@@ -50,10 +49,10 @@ def test_a_promotion_that_falls_short_is_rolled_back_once_with_an_alert_that_say
 
 
 def test_the_restored_version_is_not_retested_nor_retrained_at_once():
-    m = ModelMonitor("m", {}, ROLLBACK, profiles=profiles)
+    m = ModelMonitor("m", ROLLBACK, profiles=profiles)
     run(m, events(2_000, version="1"))
     [rollback] = rollbacks(run(m, events(1_000, start=2_000, version="2", error_rate=0.4)))
-    rolled_back_at = m._retrain_at  # event time
+    rolled_back_at = m.scheduler.at  # event time
     # v1 is back, and does worse than its gate said (the drift that made v2 is still there).
     got = run(m, events(6_000, start=3_000, version="1", error_rate=0.3))
     assert m.promotions.version is None and rollbacks(got) == []
@@ -62,11 +61,11 @@ def test_the_restored_version_is_not_retested_nor_retrained_at_once():
     request = got["retrain"][0]  # but it asks for a retrain only once the cooldown has passed
     assert request.action is None and set(request.alert_ids) <= set(performance)
     assert all("asked again" in r.reason for r in got["retrain"][1:])
-    assert m._retrain_at - rolled_back_at >= ROLLBACK.retrain_cooldown_ms
+    assert m.scheduler.at - rolled_back_at >= ROLLBACK.retrain_cooldown_ms
 
 
 def test_a_promotion_that_keeps_its_promise_stays():
-    m = ModelMonitor("m", {}, ROLLBACK, profiles=profiles)
+    m = ModelMonitor("m", ROLLBACK, profiles=profiles)
     run(m, events(2_000, version="1"))
     got = run(m, events(3_000, start=2_000, version="2", error_rate=0.05))
     assert rollbacks(got) == [] and [a for a in got["alerts"] if a.detector == "rollback"] == []
@@ -74,29 +73,29 @@ def test_a_promotion_that_keeps_its_promise_stays():
 
 
 def test_only_a_newer_version_after_a_served_one_with_a_score_is_tested():
-    first = ModelMonitor("m", {}, ROLLBACK, profiles=profiles)
+    first = ModelMonitor("m", ROLLBACK, profiles=profiles)
     run(first, events(500, version="0"))
     run(first, events(500, start=500, version="1"))  # the first version: nothing to go back to
     assert first.promotions.version is None
-    fresh = ModelMonitor("m", {}, ROLLBACK, profiles=profiles)
+    fresh = ModelMonitor("m", ROLLBACK, profiles=profiles)
     run(fresh, events(500, version="2"))  # a monitor that never saw what came before
     assert fresh.promotions.version is None
     run(fresh, events(500, start=500, version="1"))  # older: restored or pinned by hand
     assert fresh.promotions.version is None
     run(fresh, events(10, start=1_000, version="3"))
     assert fresh.promotions.version == "3"
-    no_score = ModelMonitor("m", {}, ROLLBACK, profiles=lambda m, v: PROFILE_1 if v == "1" else None)
+    no_score = ModelMonitor("m", ROLLBACK, profiles=lambda m, v: PROFILE_1 if v == "1" else None)
     run(no_score, events(500, version="1"))
     run(no_score, events(500, start=500, version="2"))
     assert no_score.promotions.version is None
-    off = ModelMonitor("m", {}, dataclasses.replace(ROLLBACK, rollback_window=0), profiles=profiles)
+    off = ModelMonitor("m", dataclasses.replace(ROLLBACK, rollback_window=0), profiles=profiles)
     run(off, events(500, version="1"))
     got = run(off, events(2_000, start=500, version="2", error_rate=0.4))
     assert off.promotions.version is None and rollbacks(got) == []
 
 
 def test_a_service_flipping_between_versions_keeps_the_test_of_the_new_one():
-    m = ModelMonitor("m", {}, ROLLBACK, profiles=profiles)
+    m = ModelMonitor("m", ROLLBACK, profiles=profiles)
     run(m, events(1_000, version="1"))
     mixed = []
     for k in range(0, 2_000, 100):  # instances swap at different times
@@ -107,12 +106,12 @@ def test_a_service_flipping_between_versions_keeps_the_test_of_the_new_one():
 
 
 def test_the_test_survives_a_state_snapshot_mid_count():
-    m = ModelMonitor("m", {}, ROLLBACK, profiles=profiles)
+    m = ModelMonitor("m", ROLLBACK, profiles=profiles)
     run(m, events(1_000, version="1"))
     bad = events(1_000, start=1_000, version="2", error_rate=0.4)
     run(m, bad[:300])
     assert m.promotions.version == "2"
-    m = pickle.loads(pickle.dumps(m)).attach({}, profiles)
+    m = restart(m)
     got = run(m, bad[300:])
     [request] = rollbacks(got)
     assert request.model_version == "2"
@@ -141,7 +140,7 @@ def test_a_regressor_is_tested_on_its_error_when_its_score_has_one():
     with_error = profile({"metric": "mae", "value": 0.24, "std": 0.18, "n": 400})  # |N(0, 0.3)|
     without = profile({"metric": "accuracy", "value": None, "n": 400})  # what regressors get today
     for v2, expected in ((with_error, ["2"]), (without, [])):
-        m = ModelMonitor("m", {}, ROLLBACK, profiles=lambda m, v: with_error if v == "1" else v2)
+        m = ModelMonitor("m", ROLLBACK, profiles=lambda m, v: with_error if v == "1" else v2)
         run(m, stream(1_000, 0, "1", 0.3))
         got = run(m, stream(1_000, 1_000, "2", 0.6))
         assert m.regression

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pickle
 
 import numpy as np
 import pytest
 
 from driftline.consumers.settle import Settling, locate_rise
+from driftline.consumers.state import codec
 
 
 def feed(s: Settling, rates: np.ndarray, start: int, rng: np.random.Generator | None, batch: int = 100):
@@ -90,11 +90,11 @@ def test_losses_of_the_batch_that_found_the_drift_count_after_it():
     assert s.ready() == 100  # 100, all of them wrong: settled
 
 
-def test_unknown_losses_are_skipped_and_the_state_pickles():
+def test_unknown_losses_are_skipped_and_the_state_is_plain():
     s = Settling(half=10, patience=100)
     s.observe([0.0, np.nan, 1.0], [1, 2, 3])
     s.start(since_ts=1)
-    restored = pickle.loads(pickle.dumps(s))
+    restored = Settling.from_state(codec.loads(codec.dumps(s.state_dict())))
     restored.observe(np.ones(19), np.arange(4, 23))
     assert restored.ready() == 3 and s.ready() is None
 

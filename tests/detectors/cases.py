@@ -19,7 +19,7 @@ from driftline.detectors import (
     ErrorIncrease, ErrorRateDrift, FHDDMDrift, HDDMADrift, HDDMWDrift, MeanShift, MultivariateDrift,
     NumericDrift, PriorShift, ResidualShift,
 )
-from driftline.detectors.class_error import error_pairs
+from driftline.detectors.predictions.class_error import error_pairs
 
 
 def feed(det, data, batch: int = 500) -> list[tuple[int, Any]]:

@@ -31,7 +31,7 @@ def test_detection_is_frozen_and_checked():
         Detection("performance", "accuracy", None, 0.6, 0.8, 3, "page", "")
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_imports_only_pure_modules(path):
     tree = ast.parse(path.read_text("utf-8"))
     names = set()
@@ -41,7 +41,7 @@ def test_imports_only_pure_modules(path):
         elif isinstance(node, ast.ImportFrom):
             names.add(node.module or "")
     top = {n.split(".")[0] for n in names}
-    assert top <= ALLOWED, f"{path.name} imports {sorted(top - ALLOWED)}"
+    assert top <= ALLOWED, f"{path.relative_to(PACKAGE)} imports {sorted(top - ALLOWED)}"
     internal = {n for n in names if n.startswith("driftline.")}
     assert all(n.startswith("driftline.detectors") or n == "driftline.contract" for n in internal)
 

@@ -155,9 +155,32 @@ def test_concept_drift_asks_for_retraining_once_per_episode():
     assert policy.retrain_keys == [ep(None, "concept_drift")]
     policy.observe([hit(None, "adwin", "concept_drift")], 200, [concept])
     assert policy.retrain_keys == []
-    policy.observe([], 300, [concept])  # recovered
+    policy.observe([], 300, [concept, key(None, "accuracy", "performance")])  # recovered
     policy.observe([hit(None, "adwin", "concept_drift")], 400, [concept])
     assert policy.retrain_keys == [ep(None, "concept_drift")]
+
+
+def test_a_change_detectors_silence_keeps_its_episode_open_until_a_reference_test_is_clean():
+    policy = AlertPolicy(recover_windows=2, cooldown=0)
+    concept, perf = key(None, "adwin", "concept_drift"), key(None, "accuracy", "performance")
+    policy.observe([hit(None, "adwin", "concept_drift")], 100, [concept])
+    # ADWIN starts over after its detection: quiet checks of it alone end nothing.
+    for n in range(200, 2000, 100):
+        policy.observe([], n, [concept])
+    assert policy.open_keys == [ep(None, "concept_drift")] and policy.closed_keys == []
+    # The accuracy test against the reference, clean twice in a row, says the errors are back.
+    policy.observe([], 2100, [concept, perf])
+    assert policy.closed_keys == []
+    policy.observe([], 2200, [concept, perf])
+    assert policy.closed_keys == [ep(None, "concept_drift")] and policy.open_keys == []
+    # Likewise a CUSUM finding on a feature is answered by the windowed test of that feature.
+    cusum, ks = key("amount", "cusum"), key("amount", "ks")
+    policy.observe([hit("amount", "cusum")], 100, [cusum])
+    policy.observe([], 200, [cusum, key("other", "ks")])
+    assert policy.open_keys == [ep("amount")]
+    policy.observe([], 300, [cusum, ks])
+    policy.observe([], 400, [ks])
+    assert policy.closed_keys == [ep("amount")]
 
 
 def test_a_performance_drop_asks_once_confirmed():

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import re
-import subprocess
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
+from driftline.broker import free_port
 from driftline.contract import Topics, decode_alert, decode_model_version, decode_retrain_request
 from driftline.demo import run_service
 from driftline.kafka_admin import ensure_topics
@@ -23,8 +23,6 @@ from driftline.settings import Settings
 from tests.integration.kafka_io import read
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def loop_settings(bootstrap: str, home: Path) -> Settings:
@@ -57,9 +55,13 @@ def test_abrupt_concept_drift_is_detected_retrained_and_served(kafka_bootstrap, 
                  timeout_s=240)
             time.sleep(3)  # the service's model client loads the new version
 
-    with run_roles(s, ["monitor", "retrainer"], tmp_path / "logs"):
+    retrainer_port = free_port()
+    with run_roles(s, ["monitor", "retrainer"], tmp_path / "logs",
+                   env_of={"retrainer": {"DRIFTLINE_HTTP_PORT": str(retrainer_port)}}):
         report = run_service(s, args, stop=None, out=io.StringIO(), model_id=model_id,
                              on_progress=pace)
+        with urllib.request.urlopen(f"http://127.0.0.1:{retrainer_port}/metrics", timeout=10) as answer:
+            retrainer_metrics = answer.read().decode()
     alerts = [decode_alert(r.value) for r in read(s.kafka_bootstrap, t.alerts, until=lambda r: False,
                                                   timeout_s=3)]
     requests = [decode_retrain_request(r.value)
@@ -75,6 +77,11 @@ def test_abrupt_concept_drift_is_detected_retrained_and_served(kafka_bootstrap, 
     assert [v.status for v in versions] == ["champion", "champion"]
     assert versions[1].parent_version == versions[0].version
     assert versions[1].request_id == requests[1].request_id
+
+    # The retrainer's /metrics: both requests promoted a version, the second one serves.
+    assert f'driftline_retrains_total{{model_id="{model_id}",outcome="promoted"}} 2.0' in retrainer_metrics
+    assert (f'driftline_serving_version_info{{model_id="{model_id}",version="{versions[1].version}"}} 1.0'
+            in retrainer_metrics), retrainer_metrics
 
     changes = report.version_changes()
     assert [v for _, v in changes] == [versions[0].version, versions[1].version]
@@ -95,18 +102,10 @@ def test_abrupt_concept_drift_is_detected_retrained_and_served(kafka_bootstrap, 
         registry.close()
 
 
-def test_readme_demo_command_closes_the_loop(kafka_bootstrap, tmp_path):
-    readme = (ROOT / "README.md").read_text()
-    command = re.search(r"^(bash scripts/demo\.sh)", readme, re.M).group(1)
-    env = {**os.environ, "DRIFTLINE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-           "DRIFTLINE_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.", "DRIFTLINE_HOME": str(tmp_path)}
-    # The first version must serve before the drift: at 1000 events/s that leaves the
-    # workers 12 s for their first labels, training and the swap, on a busy machine too.
-    done = subprocess.run(command.split() + ["--events", "24000", "--drift", "12000", "--seed", "3"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    out = done.stdout
-    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
-    summary = out[out.index("driftline demo: summary"):]
+def test_readme_demo_command_closes_the_loop(demo_run):
+    out = demo_run.stdout
+    assert demo_run.returncode == 0, out[-3000:] + demo_run.stderr[-3000:]
+    summary = demo_run.summary
     assert "drift            at event 12000 (abrupt)" in summary
     alert_at = int(re.search(r"alert            at event (\d+)", summary).group(1))
     live_at = int(re.search(r"live             at event (\d+)", summary).group(1))

@@ -1,0 +1,1 @@
+"""``driftline notify``: alerts from the alerts topic, delivered to Alertmanager, webhooks and Slack."""
