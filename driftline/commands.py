@@ -355,6 +355,9 @@ def _show(args: argparse.Namespace, registry) -> int:
     print(f"  request:  {champion.request_id or '-'}  alerts: {', '.join(champion.alert_ids) or '-'}")
     offsets = ", ".join(f"p{p}:{o.get('start')}-{o.get('end')}"
                         for p, o in sorted((w.get("offsets") or {}).items()))
+    if w.get("origin") == "user-supplied":
+        print(f"  origin:   user-supplied, registered from {w.get('source')} (sha256 of the file given: "
+              f"{w.get('source_sha256') or '-'}); not trained by driftline")
     print(f"  window:   {w.get('topic') or '-'} [{offsets or '-'}], event time "
           f"{_when(w.get('first_ts'))} .. {_when(w.get('until_ts'))}, {w.get('n_examples', '-')} examples")
     params = json.dumps(champion.trainer_params, sort_keys=True) if champion.trainer_params else "none"

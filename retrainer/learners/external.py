@@ -33,6 +33,7 @@ driftline.retrainer.exceptions.ExternalModelError: feature 'amount:text': the ty
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import pickle
 import tempfile
@@ -53,6 +54,7 @@ class ExternalModel:
     fmt: str  # "pickle" | "mlflow"
     features: list[str]
     source: str
+    source_sha256: str = ""  # of the file (or packed MLflow folder) as read from the source
 
 
 def parse_features(text: str) -> tuple[list[str], dict[str, str]]:
@@ -74,6 +76,10 @@ def _is_mlflow(source: str) -> bool:
     return source.startswith(("models:/", "runs:/")) or (Path(source).expanduser() / "MLmodel").is_file()
 
 
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
 def _unpickle(data: bytes, source: str) -> Any:
     try:
         return pickle.loads(data)
@@ -81,17 +87,21 @@ def _unpickle(data: bytes, source: str) -> Any:
         try:
             import joblib
         except ImportError:
-            raise ExternalModelError(f"{source} is not a pickle: {type(first).__name__}: {first}") from None
+            raise ExternalModelError(f"{source} cannot be unpickled: {_first_line(first)}") from None
         try:
             return joblib.load(io.BytesIO(data))
         except Exception as exc:
             raise ExternalModelError(f"{source} is neither a pickle nor a joblib file: "
-                                     f"{type(exc).__name__}: {exc}") from None
+                                     f"{_first_line(exc)}") from None
 
 
 def _fitted(obj: Any, names: list[str], types: dict[str, str], source: str) -> tuple[Any, list[str]]:
     if hasattr(obj, "predict_one") and hasattr(obj, "predict_many"):
-        return obj, names or list(getattr(obj, "features", []) or [])
+        names = names or [str(n) for n in getattr(obj, "features", None) or []]
+        if not names:
+            raise ExternalModelError(f"cannot tell which features the {type(obj).__name__} in {source} "
+                                     f"reads; give them with --features")
+        return obj, names
     if not hasattr(obj, "predict"):
         raise ExternalModelError(f"{source} holds a {type(obj).__name__}, which has neither predict() "
                                  f"nor predict_one()/predict_many()")
@@ -129,7 +139,8 @@ def _from_mlflow(source: str, names: list[str], tracking_uri: str) -> ExternalMo
     if not model.features:
         raise ExternalModelError(f"the MLflow model {source} has no input signature naming its "
                                  f"columns; give them with --features")
-    return ExternalModel(model, payload, "mlflow", list(model.features), source)
+    return ExternalModel(model, payload, "mlflow", list(model.features), source,
+                         hashlib.sha256(payload).hexdigest())
 
 
 def load_external(source: str, features: str = "", *, mlflow_tracking_uri: str = "") -> ExternalModel:
@@ -147,10 +158,11 @@ def load_external(source: str, features: str = "", *, mlflow_tracking_uri: str =
     try:
         data = read_bytes(uri)
     except ArtifactIntegrityError as exc:
-        raise ExternalModelError(str(exc).replace("artifact ", "", 1)) from None
+        why = str(exc).split(" cannot be read: ", 1)[-1]
+        raise ExternalModelError(f"{source} cannot be read: {why}") from None
     model, names = _fitted(_unpickle(data, source), names, types, source)
     try:
         payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
-        raise ExternalModelError(f"the model in {source} cannot be stored: {type(exc).__name__}: {exc}") from None
-    return ExternalModel(model, payload, "pickle", names, source)
+        raise ExternalModelError(f"the model in {source} cannot be stored: {_first_line(exc)}") from None
+    return ExternalModel(model, payload, "pickle", names, source, hashlib.sha256(data).hexdigest())

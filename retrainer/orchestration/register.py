@@ -3,7 +3,8 @@
 ``driftline models register MODEL --from SOURCE`` calls :func:`register_fitted`:
 the model is read (:func:`~driftline.retrainer.learners.external.load_external`),
 stored as a signed artifact, and registered as the champion with no parent,
-its reason naming where it came from. From then on it is a champion like any
+its window saying it is user-supplied (``origin``), where it came from
+(``source``) and the sha256 of what was read there (``source_sha256``). From then on it is a champion like any
 other: the monitor watches it, and the next retrain's challenger is gated
 against it.
 
@@ -38,6 +39,8 @@ from driftline.retrainer.persistence.records import VersionRecord
 from driftline.retrainer.persistence.registry import Registry
 
 TRAINER = "registered by hand"
+# How a version's lineage says it was not trained by driftline (its window names the source).
+ORIGIN = "user-supplied"
 
 
 def register_fitted(registry: Registry, store: ArtifactStore, model_id: str, source: str, *,
@@ -61,7 +64,8 @@ def register_fitted(registry: Registry, store: ArtifactStore, model_id: str, sou
     try:
         record = registry.register(
             model_id, status="champion", parent_version=champion.version if champion else None,
-            request_id=None, alert_ids=[], window={"source": source}, metrics={}, artifact_uri=uri,
+            request_id=None, alert_ids=[], window={"origin": ORIGIN, "source": source, "source_sha256": external.source_sha256,
+                    "format": external.fmt}, metrics={}, artifact_uri=uri,
             sha256=sha, reason=f"registered by hand from {source}", trainer=TRAINER,
             features=external.features)
     except BaseException:
