@@ -316,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="score a challenger that passed the gate next to the champion on N live "
                          "labeled events before promoting it; 0: promote at once (default: "
                          "$DRIFTLINE_SHADOW_EVENTS)")
+    mr.add_argument("--from", dest="source", metavar="PATH|URI",
+                    help="register a fitted model as the model's first champion and publish it: a "
+                         "pickle or joblib file (a path or an fsspec URL), or an MLflow model "
+                         "(models:/NAME@ALIAS, runs:/RUN/PATH, or a folder)")
+    mr.add_argument("--features", metavar="NAME[:TYPE],...", default="",
+                    help="with --from: the features the model reads, each optionally typed number, "
+                         "integer, bool or category (default: from the model)")
+    mr.add_argument("--replace", action="store_true",
+                    help="with --from: make it the champion even if the model has one")
     mr.add_argument("--json", **as_json)
     mp = ms.add_parser("promote", help="make a version the champion and publish it")
     mp.add_argument("model_id", metavar="MODEL")

@@ -237,6 +237,8 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     args.action = args.action or "list"  # 'driftline models' alone lists
     if args.action in ("promote", "rollback"):
         return _change_champion(args, settings)
+    if args.action == "register" and args.source:
+        return _register_fitted(args, settings)
     with Registry(settings.resolved_registry_url) as registry:
         if args.action == "register":
             return _register(args, registry)
@@ -354,6 +356,9 @@ def _show(args: argparse.Namespace, registry) -> int:
     print(f"  request:  {champion.request_id or '-'}  alerts: {', '.join(champion.alert_ids) or '-'}")
     offsets = ", ".join(f"p{p}:{o.get('start')}-{o.get('end')}"
                         for p, o in sorted((w.get("offsets") or {}).items()))
+    if w.get("origin") == "user-supplied":
+        print(f"  origin:   user-supplied, registered from {w.get('source')} (sha256 of the file given: "
+              f"{w.get('source_sha256') or '-'}); not trained by driftline")
     print(f"  window:   {w.get('topic') or '-'} [{offsets or '-'}], event time "
           f"{_when(w.get('first_ts'))} .. {_when(w.get('until_ts'))}, {w.get('n_examples', '-')} examples")
     params = json.dumps(champion.trainer_params, sort_keys=True) if champion.trainer_params else "none"
@@ -404,6 +409,43 @@ def _history(args: argparse.Namespace, registry) -> int:
     return 0
 
 
+def _register_fitted(args: argparse.Namespace, settings: Settings) -> int:
+    """Register a fitted model as the champion, then announce it to services."""
+    from driftline.kafka_admin import ensure_topics
+    from driftline.producers import EventPublisher
+    from driftline.retrainer.orchestration.register import register_fitted
+    from driftline.retrainer.persistence.artifacts import ArtifactStore
+    from driftline.retrainer.persistence.registry import Registry
+
+    ensure_topics(settings)  # fails fast, before the registry changes, if no broker answers
+    with Registry(settings.resolved_registry_url) as registry:
+        record = register_fitted(registry, ArtifactStore.from_settings(settings), args.model_id,
+                                 args.source, features=args.features, replace=args.replace,
+                                 mlflow_tracking_uri=settings.mlflow_tracking_uri)
+        model = registry.register_model(args.model_id, task=args.task, trainer=args.trainer,
+                                        trainer_params=dict(args.param) if args.param else None,
+                                        gate_metric=args.gate_metric, gate_margin=args.gate_margin,
+                                        shadow_events=args.shadow_events)
+        _mirror(settings, registry, args.model_id)
+    with EventPublisher(settings) as publisher:
+        publisher.publish(record.announcement(int(time.time() * 1000)))
+    if getattr(args, "json", False):
+        print(json.dumps({"registration": _registration_dict(model), "champion": dataclasses.asdict(record)}))
+    else:
+        print(f"{record.model_id}: v{record.version} is champion (registered by hand from {args.source}, "
+              f"features {', '.join(record.features)}); published on {settings.topic_prefix}model-versions")
+    return 0
+
+
+def _mirror(settings: Settings, registry, model_id: str) -> None:
+    """The champion into MLflow too, if DRIFTLINE_MLFLOW_TRACKING_URI says where; a failure only warns."""
+    if not settings.mlflow_tracking_uri:
+        return
+    from driftline.retrainer.persistence.mlflow_mirror import MlflowMirror
+
+    MlflowMirror.from_settings(settings).sync(registry, model_id)
+
+
 def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
     """Promote or roll back in the registry, then announce the champion to services."""
     from driftline.kafka_admin import ensure_topics
@@ -419,6 +461,7 @@ def _change_champion(args: argparse.Namespace, settings: Settings) -> int:
         else:
             reason = f"rolled back by hand from v{before.version}" if before else ""
             record = registry.rollback(args.model_id, reason=reason)
+        _mirror(settings, registry, args.model_id)
     event = record.announcement(int(time.time() * 1000))
     with EventPublisher(settings) as publisher:
         publisher.publish(event)

@@ -97,6 +97,9 @@ ENV: dict[str, str] = {
     "worker_id": "DRIFTLINE_WORKER_ID",
     "artifact_key": "DRIFTLINE_ARTIFACT_KEY",
     "artifact_key_file": "DRIFTLINE_ARTIFACT_KEY_FILE",
+    "mlflow_tracking_uri": "DRIFTLINE_MLFLOW_TRACKING_URI",
+    "mlflow_model_prefix": "DRIFTLINE_MLFLOW_MODEL_PREFIX",
+    "mlflow_alias": "DRIFTLINE_MLFLOW_ALIAS",
     "http_port": "DRIFTLINE_HTTP_PORT",
     "http_host": "DRIFTLINE_HTTP_HOST",
     "metrics_max_models": "DRIFTLINE_METRICS_MAX_MODELS",
@@ -303,6 +306,14 @@ def _secret_key(text: str) -> str:
     return text
 
 
+def _mlflow_alias(text: str) -> str:
+    # MLflow reserves "latest" and names like "v3" for version numbers.
+    if (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text) or text.lower() == "latest"
+            or re.fullmatch(r"[vV]\d+", text)):
+        raise ValueError
+    return text
+
+
 def _port_or_off(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -388,6 +399,9 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "worker_id": (_nonempty, "a name for this worker"),
     "artifact_key": (_secret_key, "a secret of at least 16 characters"),
     "artifact_key_file": (_nonempty, "the path of a file holding the artifact key"),
+    "mlflow_tracking_uri": (_nonempty, "an MLflow tracking URI, e.g. http://127.0.0.1:5000"),
+    "mlflow_model_prefix": (str, "a string"),
+    "mlflow_alias": (_mlflow_alias, "an alias of letters, digits, '_' and '-', not starting with a digit"),
     "http_port": (_port_or_off, "a port number from 1 to 65535, or 0 for no HTTP endpoint"),
     "http_host": (_nonempty, "a host name or address to bind to, e.g. 127.0.0.1"),
     "metrics_max_models": (_positive_int, "an integer >= 1"),
@@ -505,6 +519,10 @@ class Settings:
     # in the registry. Empty (and no key file named): a key file made in ``home``.
     artifact_key: str = dataclasses.field(default="", repr=False)
     artifact_key_file: str = ""
+    # Set: every champion is mirrored into this MLflow registry under mlflow_alias.
+    mlflow_tracking_uri: str = ""
+    mlflow_model_prefix: str = ""
+    mlflow_alias: str = "champion"
     # Set: the worker serves /metrics, /healthz and /readyz on this port; 0: no HTTP endpoint.
     http_port: int = 0
     http_host: str = "127.0.0.1"

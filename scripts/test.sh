@@ -6,6 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
+# MLflow for the mirror and pyfunc tests, which run a real 'mlflow server' (the [mlflow] extra).
+mlflow_stamp=.venv/.driftline-mlflow-installed
+if [ ! -f "$mlflow_stamp" ] || [ pyproject.toml -nt "$mlflow_stamp" ]; then
+  echo "test: installing the [mlflow] extra"
+  .venv/bin/python -m pip install --quiet -e '.[test,mlflow]'
+  touch "$mlflow_stamp"
+fi
+
 # PostgreSQL server binaries for the registry tests (Debian's package).
 if [ -z "${DRIFTLINE_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

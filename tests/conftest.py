@@ -57,6 +57,26 @@ def postgres_url() -> Iterator[str]:
         _unavailable("PostgreSQL", str(exc))
 
 
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` (SQLite backend, artifacts in tmp) on 127.0.0.1, started once."""
+    try:
+        import mlflow  # noqa: F401  (the optional extra: pip install 'driftline[mlflow]')
+    except ImportError as exc:
+        _unavailable("mlflow", str(exc))
+    from tests.mlflow_server import mlflow_server
+
+    try:
+        server = mlflow_server(tmp_path_factory.mktemp("mlflow"))
+        uri = server.__enter__()
+    except Exception as exc:
+        _unavailable("an mlflow server", str(exc))
+    try:
+        yield uri
+    finally:
+        server.__exit__(None, None, None)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def registry_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """An empty registry database: a SQLite file, or a fresh PostgreSQL database."""

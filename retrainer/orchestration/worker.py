@@ -88,6 +88,7 @@ from driftline.exceptions import InvalidEvent
 from driftline.kafka.clients import connect
 from driftline.kafka_admin import ensure_topics
 from driftline.retrainer.persistence.artifacts import ArtifactStore
+from driftline.retrainer.persistence.mlflow_mirror import MlflowMirror
 from driftline.retrainer.exceptions import (
     RegistryError,
     RetrainerError,
@@ -177,6 +178,7 @@ class RetrainWorker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = {"published": 0, "reannounced": 0, "dead_lettered": 0, "failures": 0}
         self._stop = threading.Event()
+        self._mirror = MlflowMirror.from_settings(settings) if settings.mlflow_tracking_uri else None
         # A driftline.observe MetricsExporter when the worker serves /metrics; set by its command.
         self.exporter: Any = None
         self.ready = False  # in its consumer group: answers /readyz
@@ -433,6 +435,9 @@ class RetrainWorker:
         self.stats["published"] += 1
         if record.status == "champion" and self.exporter is not None:
             self.exporter.set_serving(record.model_id, str(record.version))
+        if self._mirror is not None:
+            # After every announcement, whatever it was: a mirror that failed once catches up here.
+            self._mirror.sync(self.registry, record.model_id)
         if record.status != "champion":
             # model-versions is compacted on model_id: a model's newest record is the one
             # that outlives compaction, and a service that reads the topic alone must find
