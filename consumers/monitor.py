@@ -33,7 +33,7 @@ import dataclasses
 import itertools
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -92,6 +92,8 @@ class MonitorConfig:
     max_event_skew_ms: int = 86_400_000
     # Features one event may carry; a model's columns are those of its first events.
     max_features: int = 1000
+    # The suite's entries and their shares (driftline.detectors.entries); None: the default.
+    detectors: Mapping[str, float | None] | None = None
 
     @classmethod
     def from_settings(cls, s: Settings) -> MonitorConfig:
@@ -101,7 +103,8 @@ class MonitorConfig:
                    retrain_cooldown_ms=s.retrain_cooldown_ms,
                    min_train_examples=s.min_train_examples,
                    rollback_window=s.rollback_window, rollback_confidence=s.rollback_confidence,
-                   max_event_skew_ms=s.max_event_skew_ms, max_features=s.max_features)
+                   max_event_skew_ms=s.max_event_skew_ms, max_features=s.max_features,
+                   detectors=s.detector_spec)
 
     def scheduler(self) -> SchedulerConfig:
         return SchedulerConfig(
@@ -192,7 +195,8 @@ class ModelMonitor:
         numeric = self.numeric + ([PREDICTION] if self.regression else [])
         categorical = self.categorical + ([] if self.regression else [PREDICTION])
         self.suite = DriftSuite(numeric, categorical, false_alarm_rate=c.false_alarm_rate,
-                                reference_size=c.reference_size, window=c.window)
+                                reference_size=c.reference_size, window=c.window,
+                                detectors=c.detectors)
         self.summary = FeatureSummary(self.numeric, self.categorical)
 
     def _learn_schema(self, preds: Sequence[Prediction]) -> None:

@@ -4,7 +4,7 @@ A model is watched by several detectors at once, each running several tests
 (one per feature, per statistic, per window). An ops team counts pages per
 model, so the target ``false_alarm_rate`` (false alarms per prediction event
 in a stationary stream) is for the model as a whole: :data:`SHARES` splits it
-between the detectors, and each detector splits its share between its own
+between the detectors (the entries of :mod:`driftline.detectors.entries`), and each detector splits its share between its own
 tests. The shares add up to one, and the detectors whose thresholds extrapolate
 a tail spend :data:`HEADROOM` of theirs, so the model's expected false alarms
 stay below the target, whatever the number of features, even where a
@@ -13,60 +13,30 @@ calibration errs.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import numpy as np
 
-from driftline.detectors.predictions.accuracy import AccuracyDrop
 from driftline.detectors.base import Detection, Detector, Key
-from driftline.detectors.features.chi2 import CategoricalDrift
-from driftline.detectors.predictions.class_error import ClassErrorDrift, error_pairs
-from driftline.detectors.features.cusum import MeanShift
-from driftline.detectors.predictions.error_increase import ErrorIncrease
-from driftline.detectors.predictions.error_rate import ErrorRateDrift
-from driftline.detectors.features.ks import NumericDrift
-from driftline.detectors.features.mmd import MultivariateDrift
-from driftline.detectors.predictions.prior_shift import PriorShift
+from driftline.detectors.entries import DEFAULT, ENTRIES, HEADROOM, Entry, Plan, check_detectors
+from driftline.detectors.features.quality import category_codes, numeric_codes, numeric_ranges
+from driftline.detectors.predictions.class_error import error_pairs
 from driftline.detectors.profile import PREDICTION, ReferenceProfile
-from driftline.detectors.features.quality import DataQuality, category_codes, numeric_codes, numeric_ranges
-from driftline.detectors.predictions.residual_shift import ResidualShift
 
-# Share of the model's false-alarm budget per detector (by its name). The
-# windowed tests and the sequential ones look at the same numbers in two ways
-# (a distribution moving a little versus a mean jumping a lot), so they split
-# a column's share: ks and cusum the numeric columns, chi2 and prior a
-# classifier's prediction. The error-stream detectors count labeled events, which
-# are at most as many as predictions, so their share per prediction is no larger;
-# a model runs ErrorRateDrift or ResidualShift, never both, so they share one.
-SHARES: dict[str, float] = {
-    "ks": 0.20,        # NumericDrift: windowed two-sample tests per numeric column
-    "cusum": 0.10,     # MeanShift: sequential, fast on large mean shifts
-    "mmd": 0.10,       # MultivariateDrift: the joint distribution of the numeric features
-    "chi2": 0.20,      # CategoricalDrift: categorical columns and the prediction
-    "prior": 0.15,     # PriorShift: sequential, a classifier's predicted class shares
-    "adwin": 0.15,     # ErrorRateDrift (classifiers) or ResidualShift (regressors): concept drift
-                       # on the error stream
-    "accuracy": 0.10,  # AccuracyDrop (classifiers) or ErrorIncrease (regressors): performance
-}
-# The part of the target the suite spends. The target is a limit an ops team holds
-# us to, and the calibrations extrapolate tails: KS's rate per test came out 1.22
-# times its target at 10^-4 (40 references x 10^4 windows of ten mixed features),
-# and the whole suite 1.2 and 1.4 times the target over 5 x 10^6 stationary events
-# (benchmarks/detection.py, a classifier's and a regressor's model), both
-# within sampling error of it. Half the target keeps the measured rate below it.
-# Detectors whose parameter is read off measured false alarms (PriorShift, a
-# classifier's ADWIN) keep their whole share.
-HEADROOM = 0.5
-# ADWIN's significance delta at which 3 x 10^7 stationary error events gave 2
-# false alarms (0.07 per 10^6), inside the 0.15 share of the default target.
-# Its false alarms scale about linearly with delta (a union bound over cuts),
-# so another target moves delta in proportion.
-_ADWIN_DELTA = 0.002
-_ADWIN_DELTA_RATE = 0.15e-6
+__all__ = ["DriftSuite", "HEADROOM", "PREDICTION", "SHARES", "calibrate"]
+
+# Share of the model's false-alarm budget per detector, by its name (see
+# driftline.detectors.entries for why each has the share it has).
+SHARES: dict[str, float] = {name: share for name, share in DEFAULT.items() if share is not None}
 # A categorical column whose reference puts less than this share of its mass on
 # categories seen once (Good and Turing's estimate of the chance that the next
 # value is new) has a closed vocabulary, and a new category in it is a data
 # problem. An open one (names, ids, a long tail) meets new values all the time;
 # there the chi-squared test's "<other>" cell watches how often.
 _CLOSED_VOCABULARY = 0.01
+# Every name a member's state has been kept under.
+_MEMBERS = tuple(dict.fromkeys(e.member for e in ENTRIES.values()))
 
 
 class DriftSuite:
@@ -96,6 +66,11 @@ class DriftSuite:
         Labeled predictions per window of the performance test.
     seed
         Seeds every detector's calibration.
+    detectors
+        Which entries of :data:`~driftline.detectors.entries.ENTRIES` run, and
+        each one's share of the budget (default
+        :data:`~driftline.detectors.entries.DEFAULT`; see
+        :func:`~driftline.detectors.entries.parse_detectors`).
 
     Examples
     --------
@@ -104,7 +79,7 @@ class DriftSuite:
     >>> rng = np.random.default_rng(0)
     >>> suite = DriftSuite(["amount", "age"], ["country", "<prediction>"])
     >>> [type(d).__name__ for d in suite.inputs]
-    ['NumericDrift', 'MeanShift', 'MultivariateDrift', 'CategoricalDrift', 'PriorShift', 'DataQuality']
+    ['NumericDrift', 'MeanShift', 'CategoricalDrift', 'DataQuality', 'PriorShift', 'MultivariateDrift']
     >>> n = 3000
     >>> X = rng.normal(size=(n, 2))
     >>> X[2000:, 0] += 2.0
@@ -116,7 +91,7 @@ class DriftSuite:
 
     def __init__(self, numeric: list[str], categorical: list[str], false_alarm_rate: float = 1e-6,
                  reference_size: int = 1000, window: int = 500, accuracy_window: int = 500,
-                 seed: int = 0) -> None:
+                 seed: int = 0, detectors: Mapping[str, float | None] | None = None) -> None:
         self.numeric = list(numeric)
         self.categorical = list(categorical)
         self.false_alarm_rate = false_alarm_rate
@@ -124,82 +99,52 @@ class DriftSuite:
         self.window = window
         self.accuracy_window = accuracy_window
         self.seed = seed
-        self.features = [c for c in self.numeric if c != PREDICTION]
-        full = {name: share * false_alarm_rate for name, share in SHARES.items()}
-        rate = {name: r * HEADROOM for name, r in full.items()}
-        # PriorShift's and ADWIN's deltas are read off curves that lie above their measured
-        # false alarms, not extrapolated: they need no headroom.
-        rate["prior"] = full["prior"]
-        self.numeric_drift = self.mean_shift = self.multivariate = None
-        if self.numeric:
-            self.numeric_drift = NumericDrift(self.numeric, reference_size=reference_size,
-                                              window=window, false_alarm_rate=rate["ks"], seed=seed)
-            self.mean_shift = MeanShift(self.numeric, reference_size=reference_size,
-                                        false_alarm_rate=rate["cusum"], seed=seed)
-        if len(self.features) >= 2:  # one column has no joint distribution to watch
-            self.multivariate = MultivariateDrift(self.features, reference_size=reference_size,
-                                                  window=window, false_alarm_rate=rate["mmd"],
-                                                  seed=seed)
-        self.categorical_drift = None
-        if self.categorical:
-            self.categorical_drift = CategoricalDrift(self.categorical, reference_size=reference_size,
-                                                      window=window, false_alarm_rate=rate["chi2"])
-        # A classifier's prediction is categorical: the share of each class is watched too.
-        self.prior = None
-        if PREDICTION in self.categorical:
-            self.prior = PriorShift([PREDICTION], reference_size=reference_size,
-                                    false_alarm_rate=rate["prior"])
-        self.quality = DataQuality(self.numeric + self.categorical, window=window)
+        self.detectors = dict(DEFAULT if detectors is None else detectors)
+        check_detectors(self.detectors, false_alarm_rate)
+        self._plan = Plan(tuple(self.numeric), tuple(self.categorical), reference_size, window,
+                          accuracy_window, seed)
+        self.features = self._plan.features
+        self.regression = self._plan.regression
+        # Member name -> detector, in the order the entries run.
+        self._members: dict[str, Detector] = {}
+        self._entries: dict[str, Entry] = {}
+        for name, entry in ENTRIES.items():
+            if name in self.detectors and entry.applies(self._plan):
+                self._entries[entry.member] = entry
+                self._members[entry.member] = entry.factory(self._plan, self._rate(entry))
         # What the quality codes for out-of-range values and unseen categories
         # compare with: the profile's rows, or the first reference_size rows.
         self._ranges: list[list[float]] | None = None
         self._vocabularies: dict[int, set] = {}  # closed categorical columns only
         self._warm_X = np.empty((0, len(self.numeric)))
         self._warm_C = np.empty((0, len(self.categorical)), dtype=object)
-        # A numeric prediction is a regressor's: its errors are sizes, not right or wrong.
-        self.regression = PREDICTION in self.numeric
-        self._rates = rate
-        self.error_rate = self.residual_shift = self.class_errors = None
-        if self.regression:
-            self.residual_shift = ResidualShift(reference_size=reference_size,
-                                                false_alarm_rate=rate["adwin"], seed=seed)
-        else:
-            # Half the share for the whole error stream, half for the streams of the predicted
-            # classes, which split its items: a moved boundary shows in one class first.
-            delta = min(_ADWIN_DELTA * full["adwin"] / _ADWIN_DELTA_RATE, 0.05) / 2
-            self.error_rate = ErrorRateDrift(delta=delta)
-            self.class_errors = ClassErrorDrift(delta=delta)
-        self.performance = self._performance({})
         self._profile: ReferenceProfile | None = None
 
-    def _performance(self, score: dict) -> Detector:
-        """The performance test, against the registered ``score`` if it has one that fits."""
-        rate, value, n = self._rates["accuracy"], score.get("value"), score.get("n")
-        n = int(n) if n else None
-        if self.regression:
-            std = score.get("std")
-            if score.get("metric") == "mae" and value is not None and std is not None:
-                return ErrorIncrease(window=self.accuracy_window, baseline=float(value),
-                                     baseline_std=float(std), baseline_n=n, false_alarm_rate=rate)
-            return ErrorIncrease(window=self.accuracy_window, false_alarm_rate=rate)
-        if score.get("metric") == "accuracy" and value is not None:
-            return AccuracyDrop(window=self.accuracy_window, baseline=float(value), baseline_n=n,
-                                false_alarm_rate=rate)
-        return AccuracyDrop(window=self.accuracy_window, false_alarm_rate=rate)
+    def _rate(self, entry: Entry) -> float | None:
+        return entry.rate(self.detectors[entry.name], self.false_alarm_rate)
+
+    def __getattr__(self, name: str):
+        # The members by the names their state is kept under (``suite.performance``); None
+        # for one this model does not run.
+        if name in _MEMBERS and "_members" in self.__dict__:
+            return self._members.get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------ members
+
+    def _running(self, stream: str) -> list[tuple[Entry, Detector]]:
+        return [(self._entries[m], d) for m, d in self._members.items()
+                if self._entries[m].stream == stream]
 
     @property
     def inputs(self) -> list[Detector]:
         """The detectors fed the prediction events, in the order they run."""
-        return [d for d in (self.numeric_drift, self.mean_shift, self.multivariate,
-                            self.categorical_drift, self.prior, self.quality) if d is not None]
+        return [d for _, d in self._running("inputs")]
 
     @property
     def outcomes(self) -> list[Detector]:
         """The detectors fed the outcome of each labeled prediction."""
-        return [d for d in (self.error_rate, self.class_errors, self.residual_shift, self.performance)
-                if d is not None]
+        return [d for _, d in self._running("outcomes")]
 
     @property
     def readings(self) -> list[tuple[str, str | None, float, float]]:
@@ -208,11 +153,14 @@ class DriftSuite:
 
     @property
     def inputs_seen(self) -> int:
-        return self.quality.n_seen
+        return self.quality.n_seen if self.quality is not None else self._seen("inputs")
 
     @property
     def outcomes_seen(self) -> int:
-        return self.performance.n_seen
+        return self.performance.n_seen if self.performance is not None else self._seen("outcomes")
+
+    def _seen(self, stream: str) -> int:
+        return max((d.n_seen for _, d in self._running(stream)), default=0)
 
     # ------------------------------------------------------------ updates
 
@@ -226,13 +174,20 @@ class DriftSuite:
         against the reference.
         """
         Q = self._quality_codes(X, C, Q)
-        feeds = [(self.numeric_drift, X), (self.mean_shift, X), (self.categorical_drift, C),
-                 (self.quality, Q)]
-        if self.prior is not None:
-            feeds.append((self.prior, C[:, [self.categorical.index(PREDICTION)]]))
-        if self.multivariate is not None:
-            feeds.append((self.multivariate, X[:, [self.numeric.index(f) for f in self.features]]))
-        return _run(feeds)
+        return _run([(d, self._input_columns(e.columns, X, C, Q)) for e, d in self._running("inputs")])
+
+    def _input_columns(self, columns: str, X: np.ndarray, C: np.ndarray, Q: np.ndarray | None):
+        if columns == "numeric":
+            return X
+        if columns == "features":
+            return X[:, [self.numeric.index(f) for f in self.features]]
+        if columns == "categorical":
+            return C
+        if columns == "prediction":
+            return C[:, [self.categorical.index(PREDICTION)]]
+        if columns == "quality":
+            return Q
+        raise ValueError(f"no input columns named {columns!r}")
 
     def _quality_codes(self, X: np.ndarray, C: np.ndarray, Q: np.ndarray) -> np.ndarray:
         if self._ranges is None:
@@ -274,13 +229,20 @@ class DriftSuite:
         residual ``prediction - label``.
         """
         outcomes = np.asarray(outcomes, dtype=np.float64)
-        if self.regression:
-            return _run([(self.residual_shift, outcomes), (self.performance, outcomes)])
-        feeds = [(self.error_rate, 1.0 - outcomes), (self.performance, outcomes)]
-        if predicted is not None and self.class_errors is not None:
-            if len(predicted) != len(outcomes):
-                raise ValueError(f"{len(predicted)} predicted classes for {len(outcomes)} outcomes")
-            feeds.insert(1, (self.class_errors, error_pairs(1.0 - outcomes, predicted)))
+        feeds = []
+        for entry, det in self._running("outcomes"):
+            if entry.columns == "outcomes":
+                feeds.append((det, outcomes))
+            elif entry.columns == "errors":
+                feeds.append((det, 1.0 - outcomes))
+            elif entry.columns == "error_pairs":
+                if predicted is None:
+                    continue
+                if len(predicted) != len(outcomes):
+                    raise ValueError(f"{len(predicted)} predicted classes for {len(outcomes)} outcomes")
+                feeds.append((det, error_pairs(1.0 - outcomes, predicted)))
+            else:
+                raise ValueError(f"no outcome columns named {entry.columns!r}")
         return _run(feeds)
 
     # ------------------------------------------------------------ reference
@@ -298,18 +260,16 @@ class DriftSuite:
         X = _columns(profile.numeric_rows, profile.numeric, self.numeric, np.nan, np.float64)
         C = _columns(profile.categorical_rows, profile.categorical, self.categorical, None, object)
         stored = profile.calibration
-        for det, rows in ((self.numeric_drift, X), (self.mean_shift, X),
-                          (self.categorical_drift, C)):
-            if det is not None:
-                _set_reference(det, rows, stored.get(det.name))
-        if self.multivariate is not None:
-            rows = X[:, [self.numeric.index(f) for f in self.features]]
-            _set_reference(self.multivariate, rows, stored.get(self.multivariate.name))
-        if self.prior is not None:
-            _set_reference(self.prior, C[:, [self.categorical.index(PREDICTION)]], None)
+        for entry, det in self._running("inputs"):
+            if entry.reference:
+                _set_reference(det, self._input_columns(entry.columns, X, C, None),
+                               stored.get(det.name) if entry.calibrated else None)
         self._set_quality_reference(X, C)
         perf = profile.performance
-        self.performance = self._performance(perf)
+        plan = dataclasses.replace(self._plan, score=dict(perf))
+        for member, entry in self._entries.items():
+            if entry.scored:
+                self._members[member] = entry.factory(plan, self._rate(entry))
         self._profile = ReferenceProfile(
             self.numeric, self.categorical, X, C,
             calibration={d.name: getattr(d, "calibration", None) for d in self.inputs
@@ -318,18 +278,15 @@ class DriftSuite:
 
     # ------------------------------------------------------------ state
 
-    _MEMBERS = ("numeric_drift", "mean_shift", "multivariate", "categorical_drift", "prior",
-                "quality", "error_rate", "class_errors", "residual_shift", "performance")
-
     def state_dict(self) -> dict:
         """Plain data to go on from: the parameters, each member detector's ``state_dict()``,
         and the quality reference (see :meth:`from_state`)."""
         return {
             "params": {"numeric": list(self.numeric), "categorical": list(self.categorical),
                        "false_alarm_rate": self.false_alarm_rate, "reference_size": self.reference_size,
-                       "window": self.window, "accuracy_window": self.accuracy_window, "seed": self.seed},
-            "members": {name: None if getattr(self, name) is None else getattr(self, name).state_dict()
-                        for name in self._MEMBERS},
+                       "window": self.window, "accuracy_window": self.accuracy_window, "seed": self.seed,
+                       "detectors": dict(self.detectors)},
+            "members": {name: det.state_dict() for name, det in self._members.items()},
             "ranges": self._ranges,
             "vocabularies": {j: sorted(v, key=repr) for j, v in self._vocabularies.items()},
             "warm_X": self._warm_X.copy(), "warm_C": self._warm_C.copy(),
@@ -341,18 +298,24 @@ class DriftSuite:
         from driftline.detectors import DETECTORS
 
         suite = cls(**state["params"])
-        for name, saved in state["members"].items():
-            if name not in cls._MEMBERS:
+        members = state["members"]
+        for name, saved in members.items():
+            if name not in _MEMBERS:
                 raise ValueError(f"a suite has no member {name!r}")
-            if saved is None:
-                setattr(suite, name, None)
+            if saved is None:  # an older suite that did not run it: it still does not
+                suite._members.pop(name, None)
                 continue
+            if name not in suite._members:
+                raise ValueError(f"member {name!r} is not one of this suite's detectors")
             kind = DETECTORS.get(saved.get("detector"))
             if kind is None:
                 raise ValueError(f"no detector named {saved.get('detector')!r}")
             det = kind(**saved["params"])
             det.load_state_dict(saved)
-            setattr(suite, name, det)
+            suite._members[name] = det
+        for name in [m for m in suite._members if m not in members]:
+            # Saved before this member existed, by a suite that had no such entry.
+            suite._members.pop(name)
         suite._ranges = None if state["ranges"] is None else [list(map(float, r)) for r in state["ranges"]]
         suite._vocabularies = {int(j): set(v) for j, v in state["vocabularies"].items()}
         suite._warm_X = np.asarray(state["warm_X"], dtype=np.float64)

@@ -126,6 +126,16 @@ def _bound(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _suite(text: str) -> str:
+    from driftline.detectors.entries import parse_detectors
+
+    try:
+        parse_detectors(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _detectors(text: str) -> tuple[str, ...]:
     from driftline.replay.command import detector_names
 
@@ -172,6 +182,10 @@ def _replay_options(sub) -> None:
     r.add_argument("--detectors", type=_detectors, default=None, metavar="NAME,...",
                    help="report only these detectors' alerts and statistics (all of them run, "
                         "sharing the false-alarm budget as live)")
+    r.add_argument("--suite", type=_suite, default=None, metavar="CHANGES",
+                   help="the detectors to run, as DRIFTLINE_DETECTORS gives them and in its place: "
+                        "-name leaves one out, name=share sets its share "
+                        "(write --suite=-mmd for a value that starts with -)")
     r.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                    help="events per call of the monitor (default: DRIFTLINE_BATCH_SIZE)")
     r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

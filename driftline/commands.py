@@ -137,7 +137,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     options = ReplayOptions(model_id=args.model_id, out=args.out, start=args.start, end=args.end,
                             false_alarm_rate=args.rate, window=args.window,
                             reference_size=args.reference_size, reference=args.reference,
-                            detectors=args.detectors, batch_size=args.batch_size, quiet=args.quiet)
+                            detectors=args.detectors, suite=args.suite, batch_size=args.batch_size,
+                            quiet=args.quiet)
     _tune_runtime()  # the worker's interpreter settings: the monitor runs as fast as there
     summary = run_replay(settings, options)
     first, live = summary["first_alert"], summary["first_live_alert"]

@@ -69,6 +69,7 @@ ENV: dict[str, str] = {
     "max_pending": "DRIFTLINE_MAX_PENDING",
     "reference_size": "DRIFTLINE_REFERENCE_SIZE",
     "false_alarm_rate": "DRIFTLINE_FALSE_ALARM_RATE",
+    "detectors": "DRIFTLINE_DETECTORS",
     "retrain_on": "DRIFTLINE_RETRAIN_ON",
     "metrics_every": "DRIFTLINE_METRICS_EVERY",
     "retrain_cooldown_ms": "DRIFTLINE_RETRAIN_COOLDOWN_MS",
@@ -253,6 +254,16 @@ def _rate(text: str) -> float:
     return value
 
 
+def _detectors(text: str) -> str:
+    from driftline.detectors.entries import parse_detectors
+
+    try:
+        parse_detectors(text)
+    except ValueError as e:
+        raise SettingsError(f"{ENV['detectors']}: {e}") from None
+    return text
+
+
 def _alert_kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(k.strip() for k in text.split(",") if k.strip())
     if not set(kinds) <= set(ALERT_KINDS):
@@ -347,6 +358,8 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_pending": (_positive_int, "an integer >= 1"),
     "reference_size": (_positive_int, "an integer >= 1"),
     "false_alarm_rate": (_rate, "a rate of false alarms per event between 0 and 0.01, e.g. 1e-6"),
+    "detectors": (_detectors, "comma-separated changes to the default detectors: -name leaves one "
+                              "out, name=share sets its share of the budget (e.g. -mmd,hddm_w=0.2)"),
     "retrain_on": (_alert_kinds, "a comma-separated list of alert kinds (concept_drift, performance, "
                                  "data_drift, data_quality)"),
     "metrics_every": (_positive_int, "an integer >= 1"),
@@ -433,6 +446,9 @@ class Settings:
     reference_size: int = 1000
     # Target false alarms per prediction event and model, over every feature and detector.
     false_alarm_rate: float = 1e-6
+    # Changes to the default detectors and their shares of that target
+    # (driftline.detectors.entries.parse_detectors); empty: the default suite.
+    detectors: str = ""
     # Alert kinds whose episodes ask for retraining; data drift alone only warns.
     retrain_on: tuple[str, ...] = ("concept_drift", "performance")
     metrics_every: int = 1000
@@ -534,6 +550,13 @@ class Settings:
         object.__setattr__(self, "kafka_security_protocol", protocol or scheme or "PLAINTEXT")
         object.__setattr__(self, "kafka_sasl_mechanism", self.kafka_sasl_mechanism.upper())
         _check_security(self)
+        if self.detectors:
+            from driftline.detectors.entries import check_detectors
+
+            try:
+                check_detectors(self.detector_spec or {}, self.false_alarm_rate)
+            except ValueError as e:
+                raise SettingsError(f"{ENV['detectors']}: {e}") from None
         if self.replication_factor and self.min_insync_replicas > self.replication_factor:
             raise SettingsError(f"{ENV['min_insync_replicas']} ({self.min_insync_replicas}) is above "
                                 f"{ENV['replication_factor']} ({self.replication_factor}): no write "
@@ -577,6 +600,18 @@ class Settings:
                 raise SettingsError(f"{var} must be {expected}{got}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def detector_spec(self) -> dict[str, float | None] | None:
+        """The suite's entries and shares ``detectors`` describes; None for the default."""
+        if not self.detectors:
+            return None
+        from driftline.detectors.entries import parse_detectors
+
+        try:
+            return parse_detectors(self.detectors)
+        except ValueError as e:
+            raise SettingsError(f"{ENV['detectors']}: {e}") from None
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -15,7 +15,7 @@ joined outcomes (whether a classifier was right, a regressor's residual) to
 :func:`member` names which member made it.
 
 >>> [k for k, v in sorted(shares().items()) if v > 0]
-['accuracy', 'adwin', 'chi2', 'cusum', 'ks', 'mmd', 'prior']
+['accuracy', 'adwin', 'adwin_class', 'chi2', 'cusum', 'ks', 'mmd', 'prior']
 >>> round(sum(shares().values()), 9), BUDGET
 (1.0, 1e-06)
 """
@@ -35,8 +35,10 @@ BUDGET = CONFIG.false_alarm_rate
 
 
 def shares() -> dict[str, float]:
-    """Share of the budget per detector name, as the library splits it."""
-    return dict(library.SHARES)
+    """Share of the budget per detector name, as the library splits it for a classifier."""
+    suite = build(["a", "b"], ["c"], with_prediction=True)
+    running = {d.name for d in suite.inputs + suite.outcomes}
+    return {name: share for name, share in library.SHARES.items() if name in running}
 
 
 def build(numeric: list[str], categorical: list[str], with_prediction: bool,

@@ -53,7 +53,8 @@ class ReplayOptions:
     window: int | None = None
     reference_size: int | None = None
     reference: str = "registry"
-    detectors: tuple[str, ...] | None = None  # None: all
+    detectors: tuple[str, ...] | None = None  # reported; None: all
+    suite: str | None = None  # DRIFTLINE_DETECTORS' form, in its place; None: the settings'
     batch_size: int | None = None
     quiet: bool = False
 
@@ -64,6 +65,14 @@ class ReplayOptions:
         for name in ("false_alarm_rate", "window", "reference_size"):
             if getattr(self, name) is not None:
                 changes[name] = getattr(self, name)
+        if self.suite is not None:
+            from driftline.detectors.entries import check_detectors, parse_detectors
+
+            try:
+                changes["detectors"] = parse_detectors(self.suite)
+                check_detectors(changes["detectors"], changes.get("false_alarm_rate", base.false_alarm_rate))
+            except ValueError as e:
+                raise DriftlineError(f"--suite: {e}") from None
         return dataclasses.replace(base, **changes)
 
 
@@ -180,7 +189,8 @@ def run_replay(settings: Settings, options: ReplayOptions, err: IO[str] = sys.st
                    "rejected": result.n_rejected},
         "config": {"false_alarm_rate": config.false_alarm_rate, "window": config.window,
                    "reference_size": config.reference_size, "reference": options.reference,
-                   "detectors": sorted(wanted) if wanted else None, "batch_size": batch_size,
+                   "detectors": sorted(wanted) if wanted else None, "suite": options.suite,
+                   "batch_size": batch_size,
                    "monitor": {k: (list(v) if isinstance(v, tuple) else v)
                                for k, v in dataclasses.asdict(config).items()}},
         "versions": [{"event_index": i, "event_ts": ts, "version": v} for i, ts, v in result.versions],

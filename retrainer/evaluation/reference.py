@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,8 @@ _SEED = 0
 
 def build_profile(train: pd.DataFrame, holdout: pd.DataFrame, features: list[str], model: Any,
                   performance: dict[str, Any], *, reference_size: int = 1000,
-                  false_alarm_rate: float = 1e-6, source: str = "") -> ReferenceProfile:
+                  false_alarm_rate: float = 1e-6, source: str = "",
+                  detectors: Mapping[str, float | None] | None = None) -> ReferenceProfile:
     """The calibrated profile of a version trained on ``train`` and scored on ``holdout``.
 
     Feature types follow the trained model's reading of the data (numbers
@@ -71,7 +73,8 @@ def build_profile(train: pd.DataFrame, holdout: pd.DataFrame, features: list[str
     profile = ReferenceProfile(numeric + [PREDICTION] * regression,
                                categorical + [PREDICTION] * (not regression), X, C,
                                performance=dict(performance), source=source)
-    return calibrate(profile, false_alarm_rate=false_alarm_rate, reference_size=reference_size)
+    return calibrate(profile, false_alarm_rate=false_alarm_rate, reference_size=reference_size,
+                     detectors=detectors)
 
 
 def _answers(model: Any, rows: pd.DataFrame, features: list[str]) -> list:

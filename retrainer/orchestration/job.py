@@ -203,6 +203,7 @@ def _reference_profile(request: RetrainRequest, examples: pd.DataFrame, features
         profile = build_profile(train, holdout, features, outcome.gated or outcome.model, score,
                                 reference_size=settings.reference_size,
                                 false_alarm_rate=settings.false_alarm_rate,
+                                detectors=settings.detector_spec,
                                 source=f"the training window of request {request.request_id}")
     except Exception:
         # The version is still worth serving; the monitor then warms up on live traffic.

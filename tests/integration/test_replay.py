@@ -146,3 +146,22 @@ def test_a_model_with_no_records_is_one_line(demo, tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith("driftline replay: error: no predictions or feedback of model "
                                   "'no-such-model'") and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_suite_of_other_detectors_is_what_runs(demo, tmp_path):
+    """``--suite``: river's HDDM_W in ADWIN's place finds the demo's drift; nothing of ADWIN's runs."""
+    settings = Settings.from_env(demo.env)
+    model_id = _model_id(demo)
+    s = run_replay(settings, ReplayOptions(model_id, tmp_path / "hddm", quiet=True, false_alarm_rate=1e-5,
+                                           suite="-adwin,-adwin_class,hddm_w=0.15"))
+    assert s["config"]["suite"] == "-adwin,-adwin_class,hddm_w=0.15"
+    assert "adwin" not in s["config"]["monitor"]["detectors"]
+    detectors = {a["detector"] for a in s["alerts"]}
+    assert detectors.isdisjoint({"adwin", "adwin_class"})
+    assert any(a["kind"] == "concept_drift" and a["detector"] == "hddm_w" for a in s["alerts"]), s["alerts"]
+    assert any(a["detector"] == "adwin" for a in s["live_alerts"])  # what the live suite said
+    done = subprocess.run([sys.executable, "-m", "driftline", "replay", model_id, "--quiet",
+                           "--out", str(tmp_path / "bad"), "--suite=-adwin,-adwin_class,hddm_w=0.15"],
+                          env=demo.env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "--suite: detector hddm_w: its share 0.15 of the false-alarm rate" in done.stderr
